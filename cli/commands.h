@@ -1,0 +1,13 @@
+// hcctl's subcommands. Each Register* adds its subcommand to the app; the callback it installs
+// stores the process exit code in *exit_code (0 success, 1 a negative answer such as an invalid
+// proof, 2 unusable input or a failure).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace hc::cli {
+
+void RegisterKeygen(CLI::App& app, int* exit_code);
+void RegisterProof(CLI::App& app, int* exit_code);
+
+}  // namespace hc::cli

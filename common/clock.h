@@ -1,0 +1,33 @@
+// Clock: the only way code outside node/ learns the time, so tests and the simulator control it.
+#pragma once
+
+#include <cstdint>
+
+namespace hc {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Milliseconds since the Unix epoch (wall clock; used for timestamps).
+  virtual int64_t NowMs() const = 0;
+};
+
+// The real wall clock.
+class SystemClock final : public Clock {
+ public:
+  int64_t NowMs() const override;
+};
+
+// A clock that moves only when told to. Not thread-safe; for single-threaded tests and the simulator.
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(int64_t start_ms = 0) : now_ms_(start_ms) {}
+  int64_t NowMs() const override { return now_ms_; }
+  void AdvanceMs(int64_t delta_ms) { now_ms_ += delta_ms; }
+  void SetMs(int64_t now_ms) { now_ms_ = now_ms; }
+
+ private:
+  int64_t now_ms_;
+};
+
+}  // namespace hc
