@@ -23,7 +23,7 @@ for who in hospital insurer patient; do
   if [ ! -f "$DEMO/$who.key.json" ]; then
     "$HCCTL" keygen --out "$DEMO/$who.key.json" >"$DEMO/$who.pub.txt"
   fi
-  echo "$who: $(head -n 1 "$DEMO/$who.pub.txt")"
+  echo "$who: $(grep "^id" "$DEMO/$who.pub.txt")"
 done
 
 echo
