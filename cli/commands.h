@@ -9,5 +9,6 @@ namespace hc::cli {
 
 void RegisterKeygen(CLI::App& app, int* exit_code);
 void RegisterProof(CLI::App& app, int* exit_code);
+void RegisterVerifyChain(CLI::App& app, int* exit_code);
 
 }  // namespace hc::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   hc::cli::RegisterKeygen(app, &exit_code);
   hc::cli::RegisterProof(app, &exit_code);
+  hc::cli::RegisterVerifyChain(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -22,6 +22,7 @@
 #include "common/assert.h"
 #include "common/encoding.h"
 #include "crypto/hash.h"
+#include "crypto/secure_file.h"
 
 namespace hc::crypto {
 namespace {
@@ -29,16 +30,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr int kBase64Variant = sodium_base64_VARIANT_ORIGINAL;
-
-std::string ErrnoMessage(int err) {
-  return std::error_code(err, std::generic_category()).message();
-}
-
-std::string ModeString(mode_t mode) {
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
 
 // Wipes the whole allocation of `s`, not only its current size: the bytes past size() may still
 // hold secrets from before a shrink.
@@ -208,125 +199,6 @@ bool IsUsableX25519PublicKey(const X25519PublicKey& pk) {
   return crypto_scalarmult(product.data(), scalar.data(), pk.data()) == 0;
 }
 
-// ---- Files ----
-
-Status SyncDirectory(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoError("cannot open directory " + dir + ": " + ErrnoMessage(errno));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return IoError("cannot sync directory " + dir + ": " + ErrnoMessage(err));
-  return Status::Ok();
-}
-
-// Writes `data` to `path` so that `path` is either absent or complete, even across a crash: a new
-// temporary file beside it (O_EXCL, so never someone else's file or a symlink they planted),
-// synced, then renamed (overwrite) or hard-linked (no overwrite: link fails atomically with EEXIST,
-// where a check-then-rename would race), then the directory synced so the new name is durable.
-Status WriteFileAtomically(const std::string& path, std::string_view data, mode_t mode,
-                           bool overwrite) {
-  internal::EnsureSodiumInit();
-  if (path.empty()) return InvalidArgument("empty file path");
-  struct stat st;
-  if (!overwrite && ::lstat(path.c_str(), &st) == 0) {
-    return AlreadyExists(path + ": already exists; refusing to overwrite it");
-  }
-  std::array<uint8_t, 8> suffix;
-  randombytes_buf(suffix.data(), suffix.size());
-  const std::string tmp = path + ".tmp-" + HexEncode(suffix);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) {
-    const int err = errno;
-    if (err == ENOENT) {
-      std::string dir = std::filesystem::path(path).parent_path().string();
-      return IoError("cannot write " + path + ": directory " + (dir.empty() ? "." : dir) +
-                     " does not exist (" + ErrnoMessage(err) + ")");
-    }
-    return IoError("cannot write " + path + ": " + ErrnoMessage(err));
-  }
-  auto fail = [&](const std::string& what, int err) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    return IoError("cannot write " + path + ": " + what + ": " + ErrnoMessage(err));
-  };
-  // open() applied the umask, which may have removed bits we want (0644 for a public file); the
-  // mode must be exactly what was asked for.
-  if (::fchmod(fd, mode) != 0) return fail("chmod", errno);
-  size_t written = 0;
-  while (written < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail("write", errno);
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) return fail("fsync", errno);
-  const int close_rc = ::close(fd);
-  fd = -1;
-  if (close_rc != 0) return fail("close", errno);
-  if (overwrite) {
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("rename", errno);
-  } else {
-    if (::link(tmp.c_str(), path.c_str()) != 0) {
-      const int err = errno;
-      ::unlink(tmp.c_str());
-      if (err == EEXIST) return AlreadyExists(path + ": already exists; refusing to overwrite it");
-      return IoError("cannot write " + path + ": link: " + ErrnoMessage(err));
-    }
-    ::unlink(tmp.c_str());
-  }
-  return SyncDirectory(path);
-}
-
-// Reads a key file of at most kKeyFileMaxBytes into `*out`. With `private_file`, refuses a file
-// that group or others can access before reading a byte of it. The mode is taken from the open
-// descriptor (fstat), so the file checked is the file read.
-Status ReadKeyFile(const std::string& path, bool private_file, std::string* out) {
-  // O_NONBLOCK so that a FIFO planted at `path` cannot hang us; it is refused as not regular below.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    const int err = errno;
-    if (err == ENOENT) return NotFound("key file " + path + ": does not exist");
-    return IoError("key file " + path + ": cannot open: " + ErrnoMessage(err));
-  }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-  struct stat st;
-  if (::fstat(fd, &st) != 0) return IoError("key file " + path + ": stat: " + ErrnoMessage(errno));
-  if (!S_ISREG(st.st_mode)) return InvalidArgument("key file " + path + ": not a regular file");
-  if (private_file && (st.st_mode & 077) != 0) {
-    // As ssh does for private keys: a secret others could read may already be compromised, and one
-    // others could write may not be ours.
-    return PermissionDenied("key file " + path + ": permissions " + ModeString(st.st_mode) +
-                            " are too open; it must not be accessible by group or others (run: "
-                            "chmod 600 " +
-                            path + ")");
-  }
-  out->resize(kKeyFileMaxBytes + 1);
-  size_t got = 0;
-  while (got < out->size()) {
-    const ssize_t n = ::read(fd, out->data() + got, out->size() - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return IoError("key file " + path + ": read: " + ErrnoMessage(errno));
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  if (got > kKeyFileMaxBytes) {
-    return InvalidArgument("key file " + path + ": larger than " +
-                           std::to_string(kKeyFileMaxBytes) + " bytes; not a key file");
-  }
-  out->resize(got);  // shrinking never reallocates, so no stray copy is left behind
-  return Status::Ok();
-}
-
 }  // namespace
 
 // ---- Identities ----
@@ -442,7 +314,7 @@ Status SaveIdentity(const Identity& identity, const std::string& path, bool over
 Result<Identity> LoadIdentity(const std::string& path) {
   std::string text;
   ScopedWipe wipe(&text);
-  HC_RETURN_IF_ERROR(ReadKeyFile(path, /*private_file=*/true, &text));
+  HC_RETURN_IF_ERROR(ReadSmallFile(path, "key file", kKeyFileMaxBytes, /*private_file=*/true, &text));
   Result<Identity> identity = DecodeIdentityJson(text);
   if (!identity.ok()) return identity.status().WithContext("key file " + path);
   return identity;
@@ -454,7 +326,7 @@ Status SavePublicIdentity(const PublicIdentity& identity, const std::string& pat
 
 Result<PublicIdentity> LoadPublicIdentity(const std::string& path) {
   std::string text;
-  HC_RETURN_IF_ERROR(ReadKeyFile(path, /*private_file=*/false, &text));
+  HC_RETURN_IF_ERROR(ReadSmallFile(path, "key file", kKeyFileMaxBytes, /*private_file=*/false, &text));
   Result<PublicIdentity> identity = DecodePublicIdentityJson(text);
   if (!identity.ok()) return identity.status().WithContext("public key file " + path);
   return identity;

@@ -1,0 +1,678 @@
+#include "api/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+namespace hc::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using ErrorCode = boost::system::error_code;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace internal {
+
+class Session;
+
+// What the listener, every connection and the HttpServer share. Connections hold it by
+// shared_ptr, so it outlives the HttpServer object while the io_context still runs them.
+struct ServerState {
+  ServerState(ServerOptions o, Router r, std::shared_ptr<MetricsRegistry> m)
+      : options(std::move(o)),
+        router(std::move(r)),
+        metrics(std::move(m)),
+        latency_buckets(LatencyBucketsSeconds()),
+        connections_open(
+            metrics->GetGauge("api_connections_open", "Client API connections being served.")),
+        connections_accepted(metrics->GetCounter("api_connections_accepted_total",
+                                                 "Client API connections accepted.")),
+        connections_rejected(metrics->GetCounter(
+            "api_connections_rejected_total",
+            "Client API connections refused because the connection limit was reached.")) {}
+
+  void RecordRequest(const std::string& route, const std::string& method, unsigned status,
+                     double seconds) {
+    metrics
+        ->GetCounter("api_requests_total", "Client API requests answered, by route and status.",
+                     {{"route", route}, {"method", method}, {"status", std::to_string(status)}})
+        .Inc();
+    metrics
+        ->GetHistogram("api_request_duration_seconds",
+                       "Client API request latency, from its first byte to its answer.",
+                       latency_buckets, {{"route", route}})
+        .Observe(seconds);
+  }
+
+  const ServerOptions options;
+  const Router router;
+  const std::shared_ptr<MetricsRegistry> metrics;
+  const std::vector<double> latency_buckets;
+  Gauge& connections_open;
+  Counter& connections_accepted;
+  Counter& connections_rejected;
+
+  std::atomic<bool> stopped{false};
+  std::atomic<size_t> open{0};       // serving sessions
+  std::atomic<size_t> rejecting{0};  // sessions answering too_many_connections
+  std::atomic<uint64_t> next_exchange_id{1};
+
+  std::mutex mu;  // guards the two below
+  uint64_t next_session_id = 1;
+  std::unordered_map<uint64_t, std::weak_ptr<Session>> sessions;
+};
+
+namespace {
+
+constexpr std::string_view kUnmatchedRoute = "unmatched";
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+std::string Describe(const tcp::endpoint& ep) {
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+bool IsHttpParseError(const ErrorCode& ec) {
+  return ec.category() == beast::http::make_error_code(beast::http::error::bad_method).category();
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// One client connection. Every member function runs on the connection's strand, except Deliver
+// (any thread), the constructor and the destructor.
+//
+// Timeouts: one io_timer_ bounds whichever socket operation is pending (request read, write,
+// linger). When it fires it cancels the socket's operations rather than closing the socket, so
+// the read handler can still answer 408. io_timer_gen_ tells a stale expiry from a current one.
+class Session final : public ExchangeSink, public std::enable_shared_from_this<Session> {
+ public:
+  enum class Mode { kServe, kReject };
+
+  Session(tcp::socket socket, std::shared_ptr<ServerState> state, Mode mode)
+      : socket_(std::move(socket)),
+        executor_(socket_.get_executor()),
+        state_(std::move(state)),
+        mode_(mode),
+        buffer_(state_->options.limits.header_bytes_max + kReadChunkBytes * 16),
+        io_timer_(socket_.get_executor()),
+        handler_timer_(socket_.get_executor()),
+        accepted_at_(SteadyClock::now()) {
+    ErrorCode ec;
+    const tcp::endpoint remote = socket_.remote_endpoint(ec);
+    remote_ = ec ? std::string("?") : Describe(remote);
+    if (mode_ == Mode::kServe) {
+      state_->open.fetch_add(1, std::memory_order_relaxed);
+      state_->connections_open.Add(1);
+    } else {
+      state_->rejecting.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  ~Session() override {
+    {
+      std::lock_guard lock(state_->mu);
+      state_->sessions.erase(id_);
+    }
+    if (mode_ == Mode::kServe) {
+      state_->open.fetch_sub(1, std::memory_order_relaxed);
+      state_->connections_open.Add(-1);
+    } else {
+      state_->rejecting.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+
+  void Start() {
+    {
+      std::lock_guard lock(state_->mu);
+      id_ = state_->next_session_id++;
+      state_->sessions.emplace(id_, weak_from_this());
+    }
+    asio::post(executor_, [self = shared_from_this()] {
+      if (self->mode_ == Mode::kReject) {
+        self->Write(MakeProblemResponse(Problem(
+                        ProblemCode::kTooManyConnections,
+                        "the server is serving its maximum number of connections; retry later")),
+                    /*close=*/true);
+      } else {
+        self->ReadStart();
+      }
+    });
+  }
+
+  // From HttpServer::Stop, on any thread.
+  void PostClose() {
+    asio::post(executor_, [self = shared_from_this()] { self->Close(); });
+  }
+
+  void Deliver(uint64_t exchange_id, HttpResponse response) override {
+    asio::post(executor_,
+               [self = shared_from_this(), exchange_id, res = std::move(response)]() mutable {
+                 self->OnAnswer(exchange_id, std::move(res));
+               });
+  }
+
+ private:
+  const ServerLimits& limits() const { return state_->options.limits; }
+
+  // ---- Deadlines ----
+
+  void ArmIoDeadline(SteadyClock::time_point deadline) {
+    const uint64_t gen = ++io_timer_gen_;
+    io_timed_out_ = false;
+    io_timer_.expires_at(deadline);
+    io_timer_.async_wait([self = shared_from_this(), gen](ErrorCode ec) {
+      if (ec || gen != self->io_timer_gen_ || self->closed_) return;
+      self->io_timed_out_ = true;
+      ErrorCode ignored;
+      self->socket_.cancel(ignored);
+    });
+  }
+
+  // Returns whether the deadline expired (and cancelled the pending operation).
+  bool DisarmIoDeadline() {
+    ++io_timer_gen_;
+    io_timer_.cancel();
+    const bool timed_out = io_timed_out_;
+    io_timed_out_ = false;
+    return timed_out;
+  }
+
+  // ---- Reading a request ----
+
+  // Waits for the first byte of the next request: up to request_read_timeout after accepting for
+  // the first request, up to idle_timeout between keep-alive requests. Pipelined bytes already in
+  // the buffer start the next request at once.
+  void ReadStart() {
+    if (closed_) return;
+    if (state_->stopped.load()) return Close();
+    if (buffer_.size() > 0) {
+      request_start_ = SteadyClock::now();
+      request_deadline_ = request_start_ + limits().request_read_timeout;
+      return ReadHeader();
+    }
+    ArmIoDeadline(first_request_ ? accepted_at_ + limits().request_read_timeout
+                                 : SteadyClock::now() + limits().idle_timeout);
+    socket_.async_read_some(
+        buffer_.prepare(kReadChunkBytes),
+        [self = shared_from_this()](ErrorCode ec, size_t n) { self->OnReadStart(ec, n); });
+  }
+
+  void OnReadStart(ErrorCode ec, size_t n) {
+    if (closed_) return;
+    DisarmIoDeadline();
+    // Nothing of a request has arrived: an idle timeout, an EOF or a reset closes quietly.
+    if (ec) return Close();
+    buffer_.commit(n);
+    request_start_ = SteadyClock::now();
+    request_deadline_ = first_request_ ? accepted_at_ + limits().request_read_timeout
+                                       : request_start_ + limits().request_read_timeout;
+    ReadHeader();
+  }
+
+  void ReadHeader() {
+    version_ = 11;
+    client_keep_alive_ = false;
+    route_label_ = kUnmatchedRoute;
+    method_label_ = "OTHER";
+    match_.reset();
+    query_.clear();
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(limits().header_bytes_max));
+    // The route, and so its body limit, is known only once the header is parsed; until then only
+    // the ceiling applies (Beast checks Content-Length against it as the header completes).
+    parser_->body_limit(kBodyBytesCeiling);
+    ArmIoDeadline(request_deadline_);
+    beast::http::async_read_header(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](ErrorCode ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(ErrorCode ec) {
+    if (closed_) return;
+    const bool timed_out = DisarmIoDeadline();
+    if (ec) return OnReadError(ec, timed_out);
+    ++requests_;
+    const HttpRequest& header = parser_->get();
+    version_ = header.version();
+    client_keep_alive_ = header.keep_alive();
+    if (header.method() != http::verb::unknown) {
+      const auto m = http::to_string(header.method());
+      method_label_.assign(m.data(), m.size());
+    }
+
+    const std::string_view target(header.target().data(), header.target().size());
+    Result<ParsedTarget> parsed = ParseTarget(target);
+    if (!parsed.ok()) return Fail(ProblemCode::kBadRequest, parsed.status().message());
+    Result<Router::Match> match = state_->router.Find(header.method(), parsed->path);
+    if (!match.ok()) return Fail(ProblemCode::kBadRequest, match.status().message());
+    query_ = std::move(parsed->query);
+    match_ = std::move(match).value();
+
+    size_t body_limit = limits().body_bytes_max;
+    if (match_->kind == Router::MatchKind::kFound) {
+      route_label_ = match_->route->pattern;
+      body_limit = match_->route->options.body_bytes_max.value_or(body_limit);
+    }
+    if (const auto length = parser_->content_length(); length && *length > body_limit) {
+      return Fail(ProblemCode::kBodyTooLarge, "the body is " + std::to_string(*length) +
+                                                  " bytes; this route accepts at most " +
+                                                  std::to_string(body_limit));
+    }
+    parser_->body_limit(body_limit);
+    body_limit_ = body_limit;
+    if (parser_->is_done()) return Dispatch();
+
+    if (version_ >= 11 && EqualsIgnoreCase(std::string_view(header[http::field::expect].data(),
+                                                            header[http::field::expect].size()),
+                                           "100-continue")) {
+      // The client waits for this before sending the body (RFC 9110 §10.1.1).
+      ArmIoDeadline(request_deadline_);
+      asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](ErrorCode ec, size_t) {
+                          if (self->closed_) return;
+                          self->DisarmIoDeadline();
+                          if (ec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    ArmIoDeadline(request_deadline_);
+    beast::http::async_read(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](ErrorCode ec, size_t) { self->OnBody(ec); });
+  }
+
+  void OnBody(ErrorCode ec) {
+    if (closed_) return;
+    const bool timed_out = DisarmIoDeadline();
+    if (ec) return OnReadError(ec, timed_out);
+    Dispatch();
+  }
+
+  void OnReadError(ErrorCode ec, bool timed_out) {
+    namespace he = beast::http;
+    if (timed_out) {
+      return Fail(ProblemCode::kRequestTimeout,
+                  "the request did not arrive within " +
+                      std::to_string(limits().request_read_timeout.count()) + " ms");
+    }
+    if (ec == he::error::header_limit ||
+        (ec == he::error::buffer_overflow && !parser_->is_header_done())) {
+      return Fail(ProblemCode::kHeadersTooLarge, "the request line and header fields exceed " +
+                                                     std::to_string(limits().header_bytes_max) +
+                                                     " bytes");
+    }
+    if (ec == he::error::body_limit) {
+      return Fail(ProblemCode::kBodyTooLarge,
+                  "the body exceeds " +
+                      std::to_string(parser_->is_header_done() ? body_limit_ : kBodyBytesCeiling) +
+                      " bytes");
+    }
+    if (ec == he::error::end_of_stream || ec == he::error::partial_message) {
+      // The client went away mid-request: nobody to answer.
+      return Close();
+    }
+    if (IsHttpParseError(ec)) {
+      return Fail(ProblemCode::kBadRequest, "malformed HTTP request: " + ec.message());
+    }
+    spdlog::debug("api: {}: read failed: {}", remote_, ec.message());
+    Close();
+  }
+
+  // ---- Handing the request to its handler ----
+
+  void Dispatch() {
+    HttpRequest message = parser_->release();
+    parser_.reset();
+    Router::Match match = std::move(*match_);
+    match_.reset();
+
+    if (match.kind == Router::MatchKind::kUnknownPath) {
+      const std::string_view target(message.target().data(), message.target().size());
+      return Write(MakeProblemResponse(
+                       Problem(ProblemCode::kUnknownRoute,
+                               "no route for " + std::string(target.substr(0, target.find('?'))))),
+                   /*close=*/false);
+    }
+    if (match.kind == Router::MatchKind::kMethodNotAllowed) {
+      const std::string allow = JoinMethods(match.allowed);
+      HttpResponse res =
+          MakeProblemResponse(Problem(ProblemCode::kMethodNotAllowed,
+                                      method_label_ + " is not allowed here; allowed: " + allow));
+      res.set(http::field::allow, allow);
+      return Write(std::move(res), /*close=*/false);
+    }
+    if (state_->stopped.load()) {
+      return Write(
+          MakeProblemResponse(Problem(ProblemCode::kUnavailable, "the server is shutting down")),
+          /*close=*/true);
+    }
+
+    const Router::Route& route = *match.route;
+    exchange_ = std::make_shared<Exchange>(state_->next_exchange_id.fetch_add(1),
+                                           std::weak_ptr<ExchangeSink>(weak_from_this()));
+    const uint64_t exchange_id = exchange_->id;
+    handler_timer_.expires_after(
+        route.options.handler_deadline.value_or(limits().handler_deadline));
+    handler_timer_.async_wait([self = shared_from_this(), exchange_id](ErrorCode ec) {
+      if (ec) return;
+      self->OnHandlerDeadline(exchange_id);
+    });
+    const Request request(std::move(message), route.pattern, std::move(match.params),
+                          std::move(query_), remote_);
+    query_.clear();
+    route.handler(request, Responder(exchange_));
+  }
+
+  void OnAnswer(uint64_t exchange_id, HttpResponse response) {
+    // The exchange may be over: the connection closed, or the deadline answered first.
+    if (closed_ || exchange_ == nullptr || exchange_->id != exchange_id) return;
+    handler_timer_.cancel();
+    exchange_.reset();
+    Write(std::move(response), /*close=*/false);
+  }
+
+  void OnHandlerDeadline(uint64_t exchange_id) {
+    if (closed_ || exchange_ == nullptr || exchange_->id != exchange_id) return;
+    // When the handler claimed the exchange first, its answer is already on its way.
+    if (!exchange_->Claim()) return;
+    exchange_.reset();
+    Write(MakeProblemResponse(Problem(ProblemCode::kDeadlineExceeded,
+                                      "the answer was not ready before the request's deadline")),
+          /*close=*/false);
+  }
+
+  // ---- Writing ----
+
+  // Answers `problem` and closes: for failures after which the stream cannot be trusted (or the
+  // unread body is too large to skip).
+  void Fail(ProblemCode code, std::string detail) {
+    Write(MakeProblemResponse(Problem(code, std::move(detail))), /*close=*/true);
+  }
+
+  void Write(HttpResponse response, bool close) {
+    if (closed_) return;
+    const uint32_t max = limits().requests_per_connection_max;
+    const bool keep_alive =
+        !close && client_keep_alive_ && !state_->stopped.load() && (max == 0 || requests_ < max);
+    response.version(version_);
+    response.set(http::field::server, state_->options.server_header);
+    response.keep_alive(keep_alive);
+    response.prepare_payload();
+    if (mode_ == Mode::kServe) {
+      const std::chrono::duration<double> elapsed = SteadyClock::now() - request_start_;
+      state_->RecordRequest(route_label_, method_label_, response.result_int(), elapsed.count());
+    }
+    response_ = std::move(response);
+    ArmIoDeadline(SteadyClock::now() + limits().write_timeout);
+    beast::http::async_write(socket_, *response_,
+                             [self = shared_from_this(), keep_alive](ErrorCode ec, size_t) {
+                               self->OnWrite(ec, keep_alive);
+                             });
+  }
+
+  void OnWrite(ErrorCode ec, bool keep_alive) {
+    if (closed_) return;
+    DisarmIoDeadline();
+    response_.reset();
+    if (ec) {
+      spdlog::debug("api: {}: write failed: {}", remote_, ec.message());
+      return Close();
+    }
+    if (!keep_alive) return Linger();
+    first_request_ = false;
+    ReadStart();
+  }
+
+  // Half-closes and discards what the client still sends until it closes too, the linger timeout
+  // passes or kLingerBytesMax bytes were skipped. Closing with unread input would make the kernel
+  // send a reset, which can destroy the answer in flight to the client.
+  void Linger() {
+    ErrorCode ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    lingered_bytes_ = 0;
+    ArmIoDeadline(SteadyClock::now() + limits().linger_timeout);
+    LingerRead();
+  }
+
+  void LingerRead() {
+    socket_.async_read_some(asio::buffer(linger_buf_),
+                            [self = shared_from_this()](ErrorCode ec, size_t n) {
+                              if (self->closed_) return;
+                              self->lingered_bytes_ += n;
+                              if (ec || self->lingered_bytes_ > kLingerBytesMax) {
+                                return self->Close();
+                              }
+                              self->LingerRead();
+                            });
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    ++io_timer_gen_;
+    io_timer_.cancel();
+    handler_timer_.cancel();
+    exchange_.reset();  // a late answer finds no exchange and is dropped
+    ErrorCode ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+  tcp::socket socket_;
+  // The connection's strand; a copy, so Deliver and PostClose read no socket state off-strand.
+  const asio::any_io_executor executor_;
+  const std::shared_ptr<ServerState> state_;
+  const Mode mode_;
+  uint64_t id_ = 0;
+  std::string remote_;
+  beast::flat_buffer buffer_;
+  std::optional<beast::http::request_parser<http::string_body>> parser_;
+  std::optional<Router::Match> match_;
+  std::vector<Param> query_;
+  std::optional<HttpResponse> response_;
+  std::shared_ptr<Exchange> exchange_;  // the request waiting for its handler's answer
+
+  asio::steady_timer io_timer_;
+  uint64_t io_timer_gen_ = 0;
+  bool io_timed_out_ = false;
+  asio::steady_timer handler_timer_;
+
+  const SteadyClock::time_point accepted_at_;
+  SteadyClock::time_point request_start_;
+  SteadyClock::time_point request_deadline_;
+  bool closed_ = false;
+  bool first_request_ = true;
+  uint32_t requests_ = 0;
+  size_t body_limit_ = 0;
+  unsigned version_ = 11;
+  bool client_keep_alive_ = false;
+  std::string route_label_{kUnmatchedRoute};
+  std::string method_label_ = "OTHER";
+  size_t lingered_bytes_ = 0;
+  std::array<char, 4096> linger_buf_;
+};
+
+// Accepts connections on its own strand and hands each to a Session.
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(asio::io_context& ioc, std::shared_ptr<ServerState> state)
+      : ioc_(ioc),
+        state_(std::move(state)),
+        executor_(asio::make_strand(ioc)),
+        acceptor_(executor_),
+        retry_timer_(executor_) {}
+
+  Status Open(const tcp::endpoint& endpoint) {
+    const std::string where = Describe(endpoint);
+    ErrorCode ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (ec) return IoError(where + ": open: " + ec.message());
+    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (ec) return IoError(where + ": SO_REUSEADDR: " + ec.message());
+    acceptor_.bind(endpoint, ec);
+    if (ec) return IoError(where + ": bind: " + ec.message());
+    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return IoError(where + ": listen: " + ec.message());
+    const tcp::endpoint bound = acceptor_.local_endpoint(ec);
+    if (ec) return IoError(where + ": local_endpoint: " + ec.message());
+    port_.store(bound.port());
+    spdlog::info("api: listening on {}", Describe(bound));
+    return Status::Ok();
+  }
+
+  void Run() {
+    asio::post(executor_, [self = shared_from_this()] { self->Accept(); });
+  }
+
+  void PostClose() {
+    asio::post(executor_, [self = shared_from_this()] {
+      ErrorCode ignored;
+      self->acceptor_.close(ignored);
+      self->retry_timer_.cancel();
+    });
+  }
+
+  uint16_t port() const { return port_.load(); }
+
+ private:
+  void Accept() {
+    if (!acceptor_.is_open()) return;
+    acceptor_.async_accept(asio::make_strand(ioc_),
+                           [self = shared_from_this()](ErrorCode ec, tcp::socket socket) {
+                             self->OnAccept(ec, std::move(socket));
+                           });
+  }
+
+  void OnAccept(ErrorCode ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+      // Typically EMFILE/ENFILE: back off instead of spinning on a failing accept.
+      spdlog::warn("api: accept failed: {}", ec.message());
+      retry_timer_.expires_after(std::chrono::milliseconds(100));
+      retry_timer_.async_wait([self = shared_from_this()](ErrorCode wait_ec) {
+        if (!wait_ec) self->Accept();
+      });
+      return;
+    }
+    if (state_->stopped.load()) {
+      ErrorCode ignored;
+      socket.close(ignored);
+      return;
+    }
+    state_->connections_accepted.Inc();
+    // Only this strand adds sessions, so the count cannot pass the limit between check and add.
+    if (state_->open.load() >= state_->options.limits.connections_max) {
+      state_->connections_rejected.Inc();
+      if (state_->rejecting.load() >= kRejectingConnectionsMax) {
+        ErrorCode ignored;
+        socket.close(ignored);
+      } else {
+        std::make_shared<Session>(std::move(socket), state_, Session::Mode::kReject)->Start();
+      }
+    } else {
+      std::make_shared<Session>(std::move(socket), state_, Session::Mode::kServe)->Start();
+    }
+    Accept();
+  }
+
+  asio::io_context& ioc_;
+  const std::shared_ptr<ServerState> state_;
+  const asio::any_io_executor executor_;  // the listener's strand
+  tcp::acceptor acceptor_;
+  asio::steady_timer retry_timer_;
+  std::atomic<uint16_t> port_{0};
+};
+
+}  // namespace internal
+
+HttpServer::HttpServer(asio::io_context& ioc, ServerOptions options, Router router,
+                       std::shared_ptr<MetricsRegistry> metrics)
+    : ioc_(ioc) {
+  HC_ASSERT(metrics != nullptr);
+  state_ = std::make_shared<internal::ServerState>(std::move(options), std::move(router),
+                                                   std::move(metrics));
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() {
+  HC_ASSERT_MSG(listener_ == nullptr, "HttpServer::Start called twice");
+  HC_RETURN_IF_ERROR(state_->options.limits.Validate());
+  if (state_->options.server_header.find_first_of("\r\n") != std::string::npos) {
+    return InvalidArgument("server_header must not contain CR or LF");
+  }
+  ErrorCode ec;
+  const asio::ip::address address = asio::ip::make_address(state_->options.host, ec);
+  if (ec) {
+    return InvalidArgument("listen host '" + state_->options.host +
+                           "' is not an IP address: " + ec.message());
+  }
+  auto listener = std::make_shared<internal::Listener>(ioc_, state_);
+  HC_RETURN_IF_ERROR(listener->Open(tcp::endpoint(address, state_->options.port)));
+  listener_ = std::move(listener);
+  listener_->Run();
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  if (state_->stopped.exchange(true)) return;
+  if (listener_ != nullptr) listener_->PostClose();
+  std::vector<std::shared_ptr<internal::Session>> sessions;
+  {
+    std::lock_guard lock(state_->mu);
+    for (const auto& [id, weak] : state_->sessions) {
+      if (auto s = weak.lock()) sessions.push_back(std::move(s));
+    }
+  }
+  // Outside the lock: dropping the last reference runs ~Session, which takes the lock.
+  for (const auto& s : sessions) s->PostClose();
+}
+
+uint16_t HttpServer::port() const { return listener_ == nullptr ? 0 : listener_->port(); }
+
+std::vector<RouteInfo> HttpServer::Routes() const { return state_->router.Routes(); }
+
+size_t HttpServer::open_connections() const { return state_->open.load(); }
+
+void AddMetricsRoute(Router& router, std::shared_ptr<const MetricsRegistry> metrics,
+                     std::string_view pattern) {
+  HC_ASSERT(metrics != nullptr);
+  router.Get(pattern, [metrics = std::move(metrics)](const Request&, Responder responder) {
+    responder.SendText(http::status::ok, kPrometheusContentType, metrics->RenderPrometheus());
+  });
+}
+
+}  // namespace hc::api

@@ -1,0 +1,105 @@
+// HttpServer: the client API's HTTP/1.1 server core on Boost.Beast. It owns connections, limits,
+// routing, problem+json errors and request metrics; route handlers (node/, later issues) own the
+// ledger logic. api/ never includes ledger/, node/ or RocksDB: the node registers handlers that
+// close over its own interfaces.
+//
+// Per connection, requests are served one at a time, in order: the next request is read only
+// after the previous response is written, so pipelined requests queue in the read buffer and are
+// answered in order (RFC 9112 §9.3.2). Keep-alive is honoured until requests_per_connection_max.
+//
+// Every failure of the server itself is answered as application/problem+json (api/problem.h):
+//   unparseable HTTP → 400 bad_request, then close;      unknown path → 404 unknown_route;
+//   known path, other method → 405 method_not_allowed with an Allow header;
+//   body over the route's limit → 413 body_too_large, then close;
+//   request line + headers over the limit → 431 headers_too_large, then close;
+//   request not complete within request_read_timeout → 408 request_timeout, then close;
+//   connection limit reached → 503 too_many_connections, then close;
+//   handler silent past its deadline → 504 deadline_exceeded (the connection stays usable);
+//   handler dropped its Responder without answering → 500 internal.
+// After a "close" answer the server drains what the client still sends for a short while
+// (limits.linger_timeout) so the client reads the answer rather than a connection reset.
+//
+// TLS: the connection code touches its stream only through read, write, cancel, shutdown and
+// close, so TLS becomes a second stream type (boost::beast::ssl_stream over the socket, handshake
+// before the first read) chosen at accept; not implemented yet.
+//
+// Metrics (in the registry given at construction):
+//   api_requests_total{route,method,status}   counter; route is the pattern, "unmatched" otherwise
+//   api_request_duration_seconds{route}       histogram, first request byte to response queued
+//   api_connections_open                      gauge
+//   api_connections_accepted_total            counter
+//   api_connections_rejected_total            counter (connection limit)
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/limits.h"
+#include "api/metrics.h"
+#include "api/router.h"
+#include "common/status.h"
+
+namespace hc::api {
+
+struct ServerOptions {
+  // An IP address literal to listen on (no name resolution).
+  std::string host = "127.0.0.1";
+  // 0 picks a free port (tests); port() tells which.
+  uint16_t port = 8080;
+  ServerLimits limits;
+  // The Server header of every response.
+  std::string server_header = "healthchain";
+};
+
+namespace internal {
+struct ServerState;
+class Listener;
+}  // namespace internal
+
+// Thread-safety: Start, Stop, port, Routes and open_connections may be called from any thread.
+// The io_context must outlive the HttpServer; the HttpServer must be destroyed (or stopped)
+// before the io_context is. Handlers run on the io_context's threads.
+class HttpServer {
+ public:
+  // The server serves `router`'s routes on `ioc`, which the caller runs (on one or more threads).
+  // `metrics` is shared with the rest of the node, which adds its own metrics to it.
+  HttpServer(boost::asio::io_context& ioc, ServerOptions options, Router router,
+             std::shared_ptr<MetricsRegistry> metrics);
+  ~HttpServer();  // Stop()
+
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Validates the limits, binds and listens, and starts accepting on the io_context.
+  // InvalidArgument for bad limits or a host that is not an IP address; IoError when binding or
+  // listening fails ("127.0.0.1:8080: Address already in use"). Call at most once.
+  Status Start();
+
+  // Stops accepting and closes every connection; answers not yet written are dropped, and a
+  // Responder answering afterwards is a no-op. Idempotent. A handler already running on another
+  // io_context thread may still be running when Stop returns: join the io_context's threads
+  // before destroying what handlers refer to.
+  void Stop();
+
+  // The bound port, after a successful Start (0 before).
+  uint16_t port() const;
+  // Every registered (method, pattern), in registration order.
+  std::vector<RouteInfo> Routes() const;
+  // Connections currently being served (excluding ones being refused at the limit).
+  size_t open_connections() const;
+
+ private:
+  boost::asio::io_context& ioc_;
+  std::shared_ptr<internal::ServerState> state_;
+  std::shared_ptr<internal::Listener> listener_;
+};
+
+// Registers GET `pattern` answering `metrics`' Prometheus text exposition.
+void AddMetricsRoute(Router& router, std::shared_ptr<const MetricsRegistry> metrics,
+                     std::string_view pattern = "/metrics");
+
+}  // namespace hc::api

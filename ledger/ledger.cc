@@ -1,0 +1,543 @@
+#include "ledger/ledger.h"
+
+#include <cstring>
+#include <utility>
+
+#include "common/encoding.h"
+#include "consensus/signing.h"
+#include "crypto/hash.h"
+#include "ledger/limits.h"
+
+namespace hc::ledger {
+namespace {
+
+std::string HeightKeyName(Cf cf, const std::string& key, uint64_t height) {
+  return DescribeKey(cf, key) + " (height " + std::to_string(height) + ")";
+}
+
+std::string Hex8(ByteView b) { return HexEncode(b.first(std::min<size_t>(8, b.size()))); }
+
+Status CorruptAt(Cf cf, const std::string& key, uint64_t height, const std::string& what) {
+  return Corruption("ledger store: " + HeightKeyName(cf, key, height) + ": " + what);
+}
+
+Hash32 ToHash(const std::string& s) {
+  Hash32 h{};
+  if (s.size() == h.size()) std::memcpy(h.data(), s.data(), h.size());
+  return h;
+}
+
+Status Reject(std::string what) { return InvalidArgument("R23: " + std::move(what)); }
+
+}  // namespace
+
+// ---- Building blocks ----
+
+Hash32 TxsRoot(const std::vector<std::string>& txs) {
+  crypto::CompactRange range;
+  for (const std::string& tx : txs) {
+    const Hash32 id = TxIdOf(AsBytes(tx));
+    range.Append(crypto::LeafHash(id));
+  }
+  return range.Root();
+}
+
+pb::Block BuildBlock(const BlockParams& p, std::vector<std::string> txs) {
+  pb::BlockHeader h;
+  h.set_chain_id(p.chain_id);
+  h.set_height(p.height);
+  h.set_prev_block_hash(p.prev_block_hash.data(), p.prev_block_hash.size());
+  h.set_timestamp_ms(p.timestamp_ms);
+  h.set_view(p.view);
+  h.set_proposer(p.proposer);
+  const Hash32 root = TxsRoot(txs);
+  h.set_txs_root(root.data(), root.size());
+  h.set_tx_count(static_cast<uint32_t>(txs.size()));
+  h.set_exec_height(p.log.exec_height);
+  h.set_log_size(p.log.log_size);
+  h.set_log_root(p.log.log_root.data(), p.log.log_root.size());
+  pb::Block block;
+  block.set_header(Serialize(h));
+  for (std::string& tx : txs) block.add_txs(std::move(tx));
+  return block;
+}
+
+pb::CommitCertificate MakeCertificate(
+    std::string_view chain_id, const pb::Block& block, uint64_t view,
+    const std::vector<std::pair<uint32_t, const crypto::Signer*>>& signers) {
+  pb::BlockHeader header;
+  const bool parsed = header.ParseFromString(block.header());
+  HC_ASSERT_MSG(parsed, "MakeCertificate needs a block with a valid header");
+  const Hash32 hash = consensus::BlockHash(AsBytes(block.header()));
+  const Bytes signed_bytes =
+      consensus::VoteSignedBytes(chain_id, ViewNumber(view), SeqNumber(header.height()), hash);
+  pb::CommitCertificate cert;
+  cert.set_height(header.height());
+  cert.set_view(view);
+  cert.set_block_hash(hash.data(), hash.size());
+  for (const auto& [replica, signer] : signers) {
+    const crypto::Ed25519Signature sig = signer->Sign(consensus::kCommitDomain, signed_bytes);
+    auto* s = cert.add_signatures();
+    s->set_replica(replica);
+    s->set_signature(sig.data(), sig.size());
+  }
+  return cert;
+}
+
+Status CheckCertificate(const pb::CommitCertificate& cert, uint64_t height,
+                        const Hash32& block_hash, const Genesis& genesis,
+                        const crypto::Verifier& verifier) {
+  if (cert.height() != height) {
+    return InvalidArgument("certificate is for height " + std::to_string(cert.height()) + ", not " +
+                           std::to_string(height));
+  }
+  if (cert.block_hash().size() != kHashBytes || ToHash(cert.block_hash()) != block_hash) {
+    return InvalidArgument("certificate's block hash does not match the block (" +
+                           Hex8(AsBytes(cert.block_hash())) + " vs " + Hex8(block_hash) + ")");
+  }
+  if (static_cast<size_t>(cert.signatures_size()) > kCertificateSignaturesMax) {
+    return InvalidArgument("certificate holds too many signatures");
+  }
+  consensus::CommitCertificate c;
+  c.height = Height(cert.height());
+  c.view = ViewNumber(cert.view());
+  c.block_hash = block_hash;
+  for (const pb::CommitSignature& s : cert.signatures()) {
+    if (s.signature().size() != kSignatureBytes) {
+      return InvalidArgument("certificate signature of replica " + std::to_string(s.replica()) +
+                             " is " + std::to_string(s.signature().size()) + " bytes, not 64");
+    }
+    consensus::CommitSignature cs;
+    cs.replica = ReplicaId(s.replica());
+    std::memcpy(cs.signature.data(), s.signature().data(), kSignatureBytes);
+    c.signatures.push_back(cs);
+  }
+  std::vector<consensus::PublicKey> keys;
+  keys.reserve(genesis.validators.size());
+  for (const GenesisValidator& v : genesis.validators) keys.push_back(v.key);
+  const uint32_t f = consensus::MaxFaulty(static_cast<uint32_t>(keys.size()));
+  return consensus::CheckCommitCertificate(c, genesis.chain_id, keys, f, verifier);
+}
+
+// ---- Ledger ----
+
+Ledger::Ledger(std::unique_ptr<KvStore> store, const Genesis& genesis,
+               const crypto::Verifier& verifier)
+    : store_(std::move(store)),
+      genesis_(genesis),
+      genesis_hash_(GenesisHash(genesis)),
+      verifier_(verifier) {}
+
+Result<std::unique_ptr<Ledger>> Ledger::Open(std::unique_ptr<KvStore> store, const Genesis& genesis,
+                                             const crypto::Verifier& verifier) {
+  HC_ASSERT(store != nullptr);
+  std::unique_ptr<Ledger> ledger(new Ledger(std::move(store), genesis, verifier));
+  std::string v;
+  Status s = ledger->store_->Get(Cf::kBlocks, keys::kGenesis, &v);
+  if (s.code() == StatusCode::kNotFound) {
+    bool any = false;
+    for (size_t i = 0; i < kCfCount && !any; ++i) {
+      HC_RETURN_IF_ERROR(
+          ledger->store_->Scan(static_cast<Cf>(i), "", "", [&](std::string_view, std::string_view) {
+            any = true;
+            return false;
+          }));
+    }
+    if (any) {
+      return Corruption("ledger store: " + DescribeKey(Cf::kBlocks, keys::kGenesis) +
+                        ": missing, but the store is not empty");
+    }
+    HC_RETURN_IF_ERROR(ledger->Initialise());
+  } else {
+    HC_RETURN_IF_ERROR(s);
+    lpb::GenesisRecord rec;
+    HC_RETURN_IF_ERROR(ParseStored(v, &rec, Cf::kBlocks, keys::kGenesis));
+    if (rec.chain_id() != genesis.chain_id || ToHash(rec.genesis_hash()) != ledger->genesis_hash_) {
+      return FailedPrecondition("ledger store: " + DescribeKey(Cf::kBlocks, keys::kGenesis) +
+                                ": the store was created from chain '" + rec.chain_id() +
+                                "' genesis " + Hex8(AsBytes(rec.genesis_hash())) +
+                                ", not from chain '" + genesis.chain_id + "' genesis " +
+                                Hex8(ledger->genesis_hash_));
+    }
+  }
+  HC_RETURN_IF_ERROR(ledger->VerifyTip());
+  return ledger;
+}
+
+Status Ledger::Initialise() {
+  KvBatch batch = GenesisStateWrites(genesis_);
+  lpb::GenesisRecord rec;
+  rec.set_chain_id(genesis_.chain_id);
+  rec.set_genesis_hash(genesis_hash_.data(), genesis_hash_.size());
+  batch.Put(Cf::kBlocks, std::string(keys::kGenesis), Serialize(rec));
+  return store_->Write(batch, /*sync=*/true);
+}
+
+Hash32 Ledger::tip_hash() const {
+  return tip_.height() == 0 ? genesis_hash_ : ToHash(tip_.block_hash());
+}
+
+Status Ledger::VerifyTip() {
+  // R25: the tip must check out before the node uses the store.
+  std::string v;
+  Status s = store_->Get(Cf::kBlocks, keys::kTip, &v);
+  lpb::ChainTip tip;
+  if (s.code() == StatusCode::kNotFound) {
+    tip.set_height(0);
+    tip.set_timestamp_ms(genesis_.genesis_time_ms);
+    const Hash32 empty = crypto::EmptyRoot();
+    tip.set_log_root(empty.data(), empty.size());
+  } else {
+    HC_RETURN_IF_ERROR(s);
+    HC_RETURN_IF_ERROR(ParseStored(v, &tip, Cf::kBlocks, keys::kTip));
+  }
+  const uint64_t h = tip.height();
+  if (h > 0) {
+    const std::string bkey = keys::Block(h);
+    Result<pb::Block> block = BlockAt(h);
+    if (!block.ok()) return CorruptAt(Cf::kBlocks, bkey, h, block.status().message());
+    pb::BlockHeader header;
+    if (!header.ParseFromString(block->header())) {
+      return CorruptAt(Cf::kBlocks, bkey, h, "the header does not parse");
+    }
+    const Hash32 hash = consensus::BlockHash(AsBytes(block->header()));
+    if (tip.block_hash().size() != kHashBytes || hash != ToHash(tip.block_hash())) {
+      return CorruptAt(Cf::kBlocks, bkey, h,
+                       "block hash " + Hex8(hash) + " does not match the tip's " +
+                           Hex8(AsBytes(tip.block_hash())));
+    }
+    if (header.height() != h) {
+      return CorruptAt(Cf::kBlocks, bkey, h,
+                       "header says height " + std::to_string(header.height()));
+    }
+    std::vector<std::string> txs(block->txs().begin(), block->txs().end());
+    if (header.tx_count() != txs.size() || ToHash(header.txs_root()) != TxsRoot(txs)) {
+      return CorruptAt(Cf::kBlocks, bkey, h, "the txs do not match the header's txs_root");
+    }
+    Hash32 prev = genesis_hash_;
+    if (h > 1) {
+      Result<pb::Block> parent = BlockAt(h - 1);
+      if (!parent.ok()) {
+        return CorruptAt(Cf::kBlocks, keys::Block(h - 1), h - 1, parent.status().message());
+      }
+      prev = consensus::BlockHash(AsBytes(parent->header()));
+    }
+    if (ToHash(header.prev_block_hash()) != prev) {
+      return CorruptAt(Cf::kBlocks, bkey, h,
+                       "prev_block_hash " + Hex8(AsBytes(header.prev_block_hash())) +
+                           " does not match the hash of block " + std::to_string(h - 1) + " (" +
+                           Hex8(prev) + ")");
+    }
+    Result<lpb::BlockInfo> info = InfoAt(h);
+    if (!info.ok()) return CorruptAt(Cf::kBlocks, keys::BlockInfo(h), h, info.status().message());
+    if (ToHash(info->block_hash()) != hash || info->log_size() != tip.log_size() ||
+        info->log_root() != tip.log_root() || info->tx_count() != txs.size() ||
+        info->first_entry() + info->tx_count() != tip.log_size()) {
+      return CorruptAt(Cf::kBlocks, keys::BlockInfo(h), h, "block info disagrees with the tip");
+    }
+    Result<pb::CommitCertificate> cert = CertificateAt(h);
+    if (!cert.ok()) return CorruptAt(Cf::kCerts, keys::Cert(h), h, cert.status().message());
+    Status cs = CheckCertificate(*cert, h, hash, genesis_, verifier_);
+    if (!cs.ok()) return CorruptAt(Cf::kCerts, keys::Cert(h), h, cs.message());
+    // The tip block's entries must be the log's last leaves.
+    StoredLogNodes nodes(*store_, tip.log_size());
+    if (!txs.empty()) {
+      const std::string gkey = keys::EntriesGroup(info->first_entry());
+      std::string gv;
+      Status gs = store_->Get(Cf::kEntries, gkey, &gv);
+      if (!gs.ok()) return CorruptAt(Cf::kEntries, gkey, h, gs.message());
+      lpb::BlockReceipts group;
+      HC_RETURN_IF_ERROR(ParseStored(gv, &group, Cf::kEntries, gkey));
+      if (group.height() != h || static_cast<size_t>(group.receipts_size()) != txs.size()) {
+        return CorruptAt(Cf::kEntries, gkey, h, "receipts do not match the block");
+      }
+      for (size_t i = 0; i < txs.size(); ++i) {
+        const std::string entry = EncodeLogEntry(txs[i], h, static_cast<uint32_t>(i),
+                                                 group.receipts(static_cast<int>(i)));
+        Result<Hash32> leaf = nodes.PerfectNode(0, info->first_entry() + i);
+        if (!leaf.ok()) return leaf.status();
+        if (*leaf != crypto::LeafHash(AsBytes(entry))) {
+          return CorruptAt(Cf::kEntries, gkey, h,
+                           "entry " + std::to_string(i) + " does not match its Merkle leaf");
+        }
+      }
+    }
+  }
+  // The log over the stored nodes must have the tip's root.
+  Result<crypto::CompactRange> range =
+      crypto::CompactRange::Load(StoredLogNodes(*store_, tip.log_size()), tip.log_size());
+  if (!range.ok()) return range.status();
+  if (range->Root() != ToHash(tip.log_root())) {
+    return Corruption("ledger store: " + DescribeKey(Cf::kLogNodes, "") + ": the log root over " +
+                      "the stored Merkle nodes (" + Hex8(range->Root()) +
+                      ") is not the tip's log root (" + Hex8(AsBytes(tip.log_root())) + ")");
+  }
+  std::string count;
+  s = store_->Get(Cf::kState, keys::kEntryCount, &count);
+  const uint64_t entries = s.ok() && count.size() == 8 ? GetU64(count) : 0;
+  if ((!s.ok() && s.code() != StatusCode::kNotFound) || (s.ok() && count.size() != 8) ||
+      entries != tip.log_size()) {
+    return Corruption("ledger store: " + DescribeKey(Cf::kState, keys::kEntryCount) +
+                      ": the state's entry count is not the tip's log size " +
+                      std::to_string(tip.log_size()));
+  }
+  // Nothing past the tip: batches are atomic, so a block beyond it means tampering.
+  std::string next;
+  s = store_->Get(Cf::kBlocks, keys::Block(h + 1), &next);
+  if (s.ok()) {
+    return CorruptAt(Cf::kBlocks, keys::Block(h + 1), h + 1, "a block past the tip is stored");
+  }
+  if (s.code() != StatusCode::kNotFound) return s;
+  tip_ = std::move(tip);
+  range_ = std::move(range).value();
+  return Status::Ok();
+}
+
+Result<LogClaim> Ledger::LogClaimAt(uint64_t h) const {
+  LogClaim claim;
+  claim.exec_height = h;
+  if (h == 0) {
+    claim.log_root = crypto::EmptyRoot();
+    return claim;
+  }
+  if (h > height()) {
+    return FailedPrecondition("the ledger has executed up to height " + std::to_string(height()) +
+                              ", not " + std::to_string(h));
+  }
+  HC_ASSIGN_OR_RETURN(lpb::BlockInfo info, InfoAt(h));
+  claim.log_size = info.log_size();
+  claim.log_root = ToHash(info.log_root());
+  return claim;
+}
+
+LogClaim Ledger::CurrentLogClaim() const {
+  return LogClaim{height(), range_.size(), range_.Root()};
+}
+
+Status Ledger::CheckLogClaim(uint64_t exec_height, uint64_t log_size, ByteView log_root) const {
+  HC_ASSIGN_OR_RETURN(LogClaim mine, LogClaimAt(exec_height));
+  if (log_size != mine.log_size) {
+    return Reject("header claims log size " + std::to_string(log_size) + " after height " +
+                  std::to_string(exec_height) + ", the ledger's is " +
+                  std::to_string(mine.log_size));
+  }
+  if (log_root.size() != kHashBytes || ToHash(ToString(log_root)) != mine.log_root) {
+    return Reject("header's log root after height " + std::to_string(exec_height) +
+                  " does not match the ledger's");
+  }
+  return Status::Ok();
+}
+
+Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
+                                      const pb::CommitCertificate& certificate) {
+  pb::BlockHeader header;
+  if (block.header().size() > kBlockHeaderMaxBytes || !header.ParseFromString(block.header())) {
+    return Reject("block header does not parse");
+  }
+  if (static_cast<size_t>(block.txs_size()) > kBlockTxsMax) {
+    return Reject("block holds " + std::to_string(block.txs_size()) + " txs, over the limit");
+  }
+  std::vector<std::string> txs(block.txs().begin(), block.txs().end());
+  return Commit(
+      block, certificate,
+      PrepareBlock(header.height(), header.timestamp_ms(), txs, genesis_.chain_id, verifier_));
+}
+
+Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
+                                      const pb::CommitCertificate& certificate,
+                                      ExecutableBlock prepared) {
+  if (!broken_.ok()) {
+    return FailedPrecondition("ledger: an earlier commit failed (" + broken_.ToString() +
+                              "); re-open the store");
+  }
+  // R23: the block must extend the tip.
+  pb::BlockHeader header;
+  if (block.header().size() > kBlockHeaderMaxBytes || !header.ParseFromString(block.header())) {
+    return Reject("block header does not parse");
+  }
+  const uint64_t h = header.height();
+  if (header.chain_id() != genesis_.chain_id) {
+    return Reject("block is for chain '" + header.chain_id() + "'");
+  }
+  if (h != height() + 1) {
+    return Reject("block height " + std::to_string(h) + " does not follow the tip " +
+                  std::to_string(height()));
+  }
+  if (ToHash(header.prev_block_hash()) != tip_hash() ||
+      header.prev_block_hash().size() != kHashBytes) {
+    return Reject("prev_block_hash does not match the tip's hash");
+  }
+  if (header.timestamp_ms() < tip_timestamp_ms()) {
+    return Reject("timestamp " + std::to_string(header.timestamp_ms()) +
+                  " ms goes back before the tip's " + std::to_string(tip_timestamp_ms()));
+  }
+  if (static_cast<size_t>(block.txs_size()) > kBlockTxsMax ||
+      header.tx_count() != static_cast<uint32_t>(block.txs_size())) {
+    return Reject("tx_count " + std::to_string(header.tx_count()) + " but the block holds " +
+                  std::to_string(block.txs_size()) + " txs");
+  }
+  size_t total = block.header().size();
+  std::vector<std::string> txs;
+  txs.reserve(block.txs_size());
+  for (const std::string& tx : block.txs()) {
+    total += tx.size();
+    txs.push_back(tx);
+  }
+  if (total > kBlockMaxBytes) return Reject("block is over the size limit");
+  if (prepared.height != h || prepared.timestamp_ms != header.timestamp_ms() ||
+      prepared.txs.size() != txs.size()) {
+    return InvalidArgument("the prepared txs are not this block's");
+  }
+  crypto::CompactRange txs_range;
+  for (size_t i = 0; i < txs.size(); ++i) {
+    if (prepared.txs[i].bytes != txs[i]) {
+      return InvalidArgument("prepared tx " + std::to_string(i) + " is not the block's");
+    }
+    txs_range.Append(crypto::LeafHash(prepared.txs[i].tx_id));
+  }
+  if (header.txs_root().size() != kHashBytes || ToHash(header.txs_root()) != txs_range.Root()) {
+    return Reject("txs_root does not match the block's txs");
+  }
+  if (header.exec_height() >= h) {
+    return Reject("exec_height " + std::to_string(header.exec_height()) +
+                  " must be below the block's height");
+  }
+  HC_RETURN_IF_ERROR(
+      CheckLogClaim(header.exec_height(), header.log_size(), AsBytes(header.log_root())));
+  if (!header.state_root().empty()) return Reject("state_root is reserved and must be empty");
+  const Hash32 hash = consensus::BlockHash(AsBytes(block.header()));
+  Status cs = CheckCertificate(certificate, h, hash, genesis_, verifier_);
+  if (!cs.ok()) return Reject("commit certificate: " + cs.message());
+
+  HC_ASSIGN_OR_RETURN(ExecutionResult exec, Execute(prepared, *store_));
+  if (exec.first_entry != range_.size()) {
+    return Corruption("ledger store: " + DescribeKey(Cf::kState, keys::kEntryCount) +
+                      ": the state counts " + std::to_string(exec.first_entry) +
+                      " entries, the log holds " + std::to_string(range_.size()));
+  }
+  crypto::CompactRange range = range_;
+  std::vector<Hash32> leaves;
+  leaves.reserve(exec.entries.size());
+  for (const std::string& entry : exec.entries) leaves.push_back(crypto::LeafHash(AsBytes(entry)));
+  KvBatch batch;
+  batch.writes.reserve(leaves.size() / 4 + exec.writes.writes.size() + 64);
+  HC_RETURN_IF_ERROR(AppendLeaves(*store_, leaves, &range, &batch));
+  const Hash32 root = range.Root();
+  lpb::BlockInfo info;
+  info.set_height(h);
+  info.set_block_hash(hash.data(), hash.size());
+  info.set_timestamp_ms(header.timestamp_ms());
+  info.set_first_entry(exec.first_entry);
+  info.set_tx_count(static_cast<uint32_t>(txs.size()));
+  info.set_log_size(range.size());
+  info.set_log_root(root.data(), root.size());
+  lpb::ChainTip tip;
+  tip.set_height(h);
+  tip.set_block_hash(hash.data(), hash.size());
+  tip.set_log_size(range.size());
+  tip.set_log_root(root.data(), root.size());
+  tip.set_timestamp_ms(header.timestamp_ms());
+  batch.Put(Cf::kBlocks, keys::Block(h), Serialize(block));
+  batch.Put(Cf::kBlocks, keys::BlockInfo(h), Serialize(info));
+  batch.Put(Cf::kBlocks, std::string(keys::kTip), Serialize(tip));
+  batch.Put(Cf::kCerts, keys::Cert(h), Serialize(certificate));
+  if (!txs.empty()) {
+    lpb::BlockReceipts group;
+    group.set_height(h);
+    for (const std::string& r : exec.receipt_bytes) group.add_receipts(r);
+    batch.Put(Cf::kEntries, keys::EntriesGroup(exec.first_entry), Serialize(group));
+  }
+  batch.Append(exec.writes);
+  Status ws = store_->Write(batch, /*sync=*/true);
+  if (!ws.ok()) {
+    broken_ = ws;
+    return ws;
+  }
+  tip_ = std::move(tip);
+  range_ = std::move(range);
+  CommittedBlock out;
+  out.height = h;
+  out.block_hash = hash;
+  out.log_size = range_.size();
+  out.log_root = root;
+  out.execution = std::move(exec);
+  return out;
+}
+
+Result<pb::Block> Ledger::BlockAt(uint64_t h) const {
+  const std::string key = keys::Block(h);
+  std::string v;
+  Status s = store_->Get(Cf::kBlocks, key, &v);
+  if (s.code() == StatusCode::kNotFound) {
+    return NotFound("no block at height " + std::to_string(h));
+  }
+  HC_RETURN_IF_ERROR(s);
+  pb::Block block;
+  HC_RETURN_IF_ERROR(ParseStored(v, &block, Cf::kBlocks, key));
+  return block;
+}
+
+Result<pb::CommitCertificate> Ledger::CertificateAt(uint64_t h) const {
+  const std::string key = keys::Cert(h);
+  std::string v;
+  Status s = store_->Get(Cf::kCerts, key, &v);
+  if (s.code() == StatusCode::kNotFound) {
+    return NotFound("no certificate at height " + std::to_string(h));
+  }
+  HC_RETURN_IF_ERROR(s);
+  pb::CommitCertificate cert;
+  HC_RETURN_IF_ERROR(ParseStored(v, &cert, Cf::kCerts, key));
+  return cert;
+}
+
+Result<lpb::BlockInfo> Ledger::InfoAt(uint64_t h) const {
+  const std::string key = keys::BlockInfo(h);
+  std::string v;
+  Status s = store_->Get(Cf::kBlocks, key, &v);
+  if (s.code() == StatusCode::kNotFound) {
+    return NotFound("no block info at height " + std::to_string(h));
+  }
+  HC_RETURN_IF_ERROR(s);
+  lpb::BlockInfo info;
+  HC_RETURN_IF_ERROR(ParseStored(v, &info, Cf::kBlocks, key));
+  return info;
+}
+
+Result<std::pair<uint64_t, uint32_t>> Ledger::EntryPosition(uint64_t index) const {
+  if (index >= range_.size()) {
+    return NotFound("log entry " + std::to_string(index) + " is past the log's size " +
+                    std::to_string(range_.size()));
+  }
+  std::string key, v;
+  Status s = store_->SeekAtOrBefore(Cf::kEntries, keys::EntriesGroup(index), &key, &v);
+  if (s.code() == StatusCode::kNotFound || (s.ok() && key.size() != 8)) {
+    return Corruption("ledger store: entries: no receipts group holds entry " +
+                      std::to_string(index));
+  }
+  HC_RETURN_IF_ERROR(s);
+  lpb::BlockReceipts group;
+  HC_RETURN_IF_ERROR(ParseStored(v, &group, Cf::kEntries, key));
+  const uint64_t offset = index - GetU64(key);
+  if (offset >= static_cast<uint64_t>(group.receipts_size())) {
+    return Corruption("ledger store: " + DescribeKey(Cf::kEntries, key) + ": entry " +
+                      std::to_string(index) + " is not in the group");
+  }
+  return std::make_pair(group.height(), static_cast<uint32_t>(offset));
+}
+
+Result<std::string> Ledger::EntryAt(uint64_t index) const {
+  HC_ASSIGN_OR_RETURN(auto pos, EntryPosition(index));
+  std::string key, v;
+  HC_RETURN_IF_ERROR(store_->SeekAtOrBefore(Cf::kEntries, keys::EntriesGroup(index), &key, &v));
+  lpb::BlockReceipts group;
+  HC_RETURN_IF_ERROR(ParseStored(v, &group, Cf::kEntries, key));
+  HC_ASSIGN_OR_RETURN(pb::Block block, BlockAt(pos.first));
+  if (pos.second >= static_cast<uint32_t>(block.txs_size())) {
+    return Corruption("ledger store: " + DescribeKey(Cf::kBlocks, keys::Block(pos.first)) +
+                      ": block has fewer txs than receipts");
+  }
+  return EncodeLogEntry(block.txs(static_cast<int>(pos.second)), pos.first, pos.second,
+                        group.receipts(static_cast<int>(pos.second)));
+}
+
+}  // namespace hc::ledger

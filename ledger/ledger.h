@@ -1,0 +1,142 @@
+// Ledger: the block store, the verifiable entry log and the state, on one KvStore.
+//
+// Commit() takes a certified block, checks it (docs/spec/ledger-rules.md R23), executes it (the
+// state machine, ledger/state_machine.h), appends its entries to the RFC 9162 log and writes the
+// block, its certificate, its receipts, the new Merkle nodes and the state changes in ONE batch
+// with a synced WAL: after a crash the store holds a prefix of the committed blocks, never part of
+// one. Open() refuses a store whose tip does not check out (R25), naming the key and the fault.
+//
+// Thread-safety: not thread-safe. One thread (the node's executor) commits; reads through the
+// const accessors must not run concurrently with Commit.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/status.h"
+#include "crypto/merkle.h"
+#include "crypto/signer.h"
+#include "healthchain/v1/block.pb.h"
+#include "ledger/codec.h"
+#include "ledger/genesis.h"
+#include "ledger/kv.h"
+#include "ledger/log_store.h"
+#include "ledger/state_machine.h"
+
+namespace hc::ledger {
+
+// The log a header certifies: the entry log after executing blocks 1..exec_height (DESIGN.md §2).
+struct LogClaim {
+  uint64_t exec_height = 0;
+  uint64_t log_size = 0;
+  Hash32 log_root{};
+};
+
+struct CommittedBlock {
+  uint64_t height = 0;
+  Hash32 block_hash{};
+  uint64_t log_size = 0;  // after this block
+  Hash32 log_root{};
+  ExecutionResult execution;
+};
+
+class Ledger {
+ public:
+  // Opens the ledger on `store`. An empty store is initialised from `genesis` (the genesis record
+  // and the founding commissions, R24) in one synced batch. A non-empty store must come from the
+  // same genesis and its tip must verify (R25): the hash chain into the tip, the tip's stored
+  // certificate (checked against the genesis validators with `verifier`), and the log root over
+  // the stored Merkle nodes. Otherwise returns Corruption (or FailedPrecondition for another
+  // genesis) naming the key and what is wrong. `verifier` must outlive the Ledger.
+  static Result<std::unique_ptr<Ledger>> Open(std::unique_ptr<KvStore> store,
+                                              const Genesis& genesis,
+                                              const crypto::Verifier& verifier);
+
+  // Checks `block` against the tip and `certificate` against the validators (R23), executes it and
+  // commits everything in one synced batch. InvalidArgument for a block or certificate that does
+  // not check out (nothing is written); IoError/Corruption when the store fails, after which the
+  // ledger refuses further commits (the node must restart and re-open).
+  Result<CommittedBlock> Commit(const ::healthchain::v1::Block& block,
+                                const ::healthchain::v1::CommitCertificate& certificate);
+  // The same, with the txs already decoded (R1..R4) by the caller, e.g. through the mempool's
+  // signature cache. `prepared` must be PrepareBlock of this block's txs, height and timestamp.
+  Result<CommittedBlock> Commit(const ::healthchain::v1::Block& block,
+                                const ::healthchain::v1::CommitCertificate& certificate,
+                                ExecutableBlock prepared);
+
+  // R23: does (exec_height, log_size, log_root) match this ledger's log after exec_height? A
+  // backup calls this before preparing; FailedPrecondition if exec_height is beyond the tip.
+  Status CheckLogClaim(uint64_t exec_height, uint64_t log_size, ByteView log_root) const;
+  // The log after executing blocks 1..height (height <= tip).
+  Result<LogClaim> LogClaimAt(uint64_t height) const;
+  // The claim the next block's proposer puts in its header when it has executed the tip.
+  LogClaim CurrentLogClaim() const;
+
+  // ---- The tip ----
+  uint64_t height() const { return tip_.height(); }
+  Hash32 tip_hash() const;  // the genesis hash at height 0
+  int64_t tip_timestamp_ms() const { return tip_.timestamp_ms(); }
+  uint64_t log_size() const { return range_.size(); }
+  Hash32 log_root() const { return range_.Root(); }
+  const Genesis& genesis() const { return genesis_; }
+  const Hash32& genesis_hash() const { return genesis_hash_; }
+
+  // ---- Reads ----
+  const KvReader& reader() const { return *store_; }
+  KvStore& store() { return *store_; }
+  StoredLogNodes log_nodes() const { return StoredLogNodes(*store_, range_.size()); }
+  // NotFound past the tip; Corruption when a stored value does not parse.
+  Result<::healthchain::v1::Block> BlockAt(uint64_t height) const;
+  Result<::healthchain::v1::CommitCertificate> CertificateAt(uint64_t height) const;
+  Result<::healthchain::ledger::v1::BlockInfo> InfoAt(uint64_t height) const;
+  // The exact bytes of log entry `index` (the Merkle leaf input).
+  Result<std::string> EntryAt(uint64_t index) const;
+  // The (height, index in block) of log entry `index`.
+  Result<std::pair<uint64_t, uint32_t>> EntryPosition(uint64_t index) const;
+
+ private:
+  Ledger(std::unique_ptr<KvStore> store, const Genesis& genesis, const crypto::Verifier& verifier);
+  Status Initialise();
+  Status VerifyTip();
+
+  std::unique_ptr<KvStore> store_;
+  Genesis genesis_;
+  Hash32 genesis_hash_{};
+  const crypto::Verifier& verifier_;
+  ::healthchain::ledger::v1::ChainTip tip_;
+  crypto::CompactRange range_;
+  Status broken_;  // set when a commit failed half-way through the store; refuses more commits
+};
+
+// ---- Building blocks (proposers, tests, benchmarks) ----
+
+// RFC 9162 root over the txs' ids (BlockHeader.txs_root, docs/spec/wire.md W4).
+Hash32 TxsRoot(const std::vector<std::string>& txs);
+
+struct BlockParams {
+  std::string chain_id;
+  uint64_t height = 0;
+  Hash32 prev_block_hash{};
+  int64_t timestamp_ms = 0;
+  uint64_t view = 0;
+  uint32_t proposer = 0;
+  LogClaim log;
+};
+// A block with its header filled in from `params` and the txs.
+::healthchain::v1::Block BuildBlock(const BlockParams& params, std::vector<std::string> txs);
+
+// The certificate of `block` signed by `signers` (validator index, signer) in `view`: what 2f+1
+// COMMITs make. For tests, benchmarks and tools; the replica assembles certificates from votes.
+::healthchain::v1::CommitCertificate MakeCertificate(
+    std::string_view chain_id, const ::healthchain::v1::Block& block, uint64_t view,
+    const std::vector<std::pair<uint32_t, const crypto::Signer*>>& signers);
+
+// Checks a stored or received certificate against the genesis validators and the block hash.
+Status CheckCertificate(const ::healthchain::v1::CommitCertificate& certificate, uint64_t height,
+                        const Hash32& block_hash, const Genesis& genesis,
+                        const crypto::Verifier& verifier);
+
+}  // namespace hc::ledger

@@ -1,0 +1,55 @@
+// RocksKvStore: the KvStore on RocksDB (DESIGN.md §4). One database per node, one column family
+// per Cf, bloom filters on every family (the duplicate check and proof reads are point lookups),
+// compression on (LZ4, ZSTD at the bottom level when the library has them). Every rocksdb::Status
+// is translated to an hc::Status here; no RocksDB type leaks out of this file's implementation.
+//
+// Thread-safety: all reads and writes are safe from several threads at once (RocksDB's own
+// guarantee); the ledger drives writes from one thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ledger/kv.h"
+
+namespace hc::ledger {
+
+struct RocksOptions {
+  bool create_if_missing = true;
+  // Bits per key of the bloom filters (10 gives about 1 % false positives).
+  int bloom_bits_per_key = 10;
+  // The shared block cache.
+  size_t block_cache_bytes = 64 << 20;
+  // Memtable size per column family before a flush.
+  size_t write_buffer_bytes = 32 << 20;
+};
+
+class RocksKvStore final : public KvStore {
+ public:
+  // Opens (or creates) the database in directory `path` with all nine column families. An
+  // existing database with other column families, or one RocksDB finds corrupt, is refused.
+  static Result<std::unique_ptr<RocksKvStore>> Open(const std::string& path,
+                                                    const RocksOptions& options = {});
+  ~RocksKvStore() override;
+
+  Status Get(Cf cf, std::string_view key, std::string* value) const override;
+  Status Scan(Cf cf, std::string_view start, std::string_view end,
+              const KvScanFn& fn) const override;
+  Status SeekAtOrBefore(Cf cf, std::string_view key, std::string* found_key,
+                        std::string* value) const override;
+  Status Write(const KvBatch& batch, bool sync) override;
+
+  // Flushes every memtable to SST files (tests that corrupt files; operators before a backup).
+  Status Flush();
+  // Approximate bytes on disk of all SST and WAL files.
+  Result<uint64_t> DiskUsageBytes() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Impl;
+  explicit RocksKvStore(std::unique_ptr<Impl> impl, std::string path);
+  std::unique_ptr<Impl> impl_;
+  std::string path_;
+};
+
+}  // namespace hc::ledger

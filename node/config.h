@@ -1,0 +1,74 @@
+// The node's configuration: one TOML file per node (docs/operations.md shows a full example).
+//
+// Relative paths in the file are resolved against the file's own directory, so a network
+// directory can be moved as a whole. Loading validates everything it can without touching the
+// network: a bad file is refused at start with the file, the key and the reason.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/status.h"
+
+namespace hc::node {
+
+struct HostPort {
+  std::string host;  // an IP literal or a name; tests and local networks use 127.0.0.1
+  uint16_t port = 0;
+  std::string ToString() const;
+};
+
+// Parses "host:port" or "[v6]:port".
+Result<HostPort> ParseHostPort(std::string_view text);
+
+enum class NodeMode { kValidator, kObserver };
+
+// An observer allowed to dial in to this validator (observers are not in genesis).
+struct ObserverPeer {
+  uint32_t id = 0;        // ≥ 1000, distinct from validator indices
+  Bytes tls_pin;          // SHA-256 of the observer's TLS SubjectPublicKeyInfo
+  std::string name;
+};
+
+struct NodeLimits {
+  uint64_t mempool_txs_max = 200'000;
+  uint64_t mempool_bytes_max = 256ull << 20;
+  uint32_t api_connections_max = 1024;
+  uint32_t api_body_bytes_max = 8u << 20;
+  uint32_t peer_frame_bytes_max = 16u << 20;
+  uint32_t verify_threads = 1;  // mempool signature-check workers
+};
+
+struct NodeConfig {
+  std::string config_path;  // the file this came from (for messages)
+  std::string name;         // e.g. "validator-0"; appears in every log line
+  NodeMode mode = NodeMode::kValidator;
+  std::optional<uint32_t> replica;  // validators: index in the genesis validator list
+  std::optional<uint32_t> observer_id;  // observers: the id validators know them by
+  std::string data_dir;
+  std::string genesis_path;
+  std::string log_level = "info";
+
+  std::string identity_key_path;  // Ed25519 + X25519 identity (crypto/keyfile.h)
+  std::string tls_cert_path;
+  std::string tls_key_path;
+
+  HostPort p2p_listen;
+  HostPort api_listen;
+  // Observers: the validators to follow, by address (their pins come from genesis).
+  std::vector<ObserverPeer> observers;
+
+  NodeLimits limits;
+};
+
+// Reads and validates a node configuration. Errors name the file and the key:
+// "node.toml: [p2p] listen: expected host:port, got \"7000\"".
+Result<NodeConfig> LoadNodeConfig(const std::string& path);
+
+// Serialises a configuration as TOML (used by `hcctl network new`); paths are written as given.
+std::string EncodeNodeConfig(const NodeConfig& config);
+
+}  // namespace hc::node

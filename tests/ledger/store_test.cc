@@ -1,0 +1,450 @@
+// The block store: commit (R23), open and tip verification (R24, R25), on both stores.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "consensus/signing.h"
+#include "ledger/limits.h"
+#include "ledger/rocks_store.h"
+#include "ledger_test_util.h"
+
+namespace hc::ledger {
+namespace {
+
+using namespace ::hc::ledger::testing;  // NOLINT(google-build-using-namespace)
+
+// Runs each test on the in-memory store and on RocksDB.
+class StoreTest : public ::testing::TestWithParam<bool> {
+ protected:
+  bool rocks() const { return GetParam(); }
+
+  std::unique_ptr<KvStore> NewStore() {
+    if (rocks()) {
+      auto s = RocksKvStore::Open(dir_.path() + "/db");
+      EXPECT_TRUE(s.ok()) << s.status().ToString();
+      return std::move(s).value();
+    }
+    return std::make_unique<BorrowedStore>(mem_);
+  }
+
+  Result<std::unique_ptr<Ledger>> Open(const Genesis& g = TestGenesis()) {
+    return Ledger::Open(NewStore(), g, *verifier_);
+  }
+
+  std::unique_ptr<Ledger> OpenOk() {
+    auto l = Open();
+    EXPECT_TRUE(l.ok()) << l.status().ToString();
+    return l.ok() ? std::move(l).value() : nullptr;
+  }
+
+  // Overwrites a stored value (a disk fault), through a fresh handle on the store.
+  void Tamper(Cf cf, const std::string& key, const std::function<void(std::string&)>& edit) {
+    auto store = NewStore();
+    std::string v;
+    ASSERT_TRUE(store->Get(cf, key, &v).ok()) << DescribeKey(cf, key);
+    edit(v);
+    KvBatch b;
+    b.Put(cf, key, v);
+    ASSERT_TRUE(store->Write(b, true).ok());
+  }
+  void Remove(Cf cf, const std::string& key) {
+    auto store = NewStore();
+    KvBatch b;
+    b.Delete(cf, key);
+    ASSERT_TRUE(store->Write(b, true).ok());
+  }
+
+  void CommitWorld(Ledger& l) {
+    CommitTxs(l, {f.RegisterOrg("gov", "h1", pb::ORG_ROLE_HOSPITAL),
+                  f.RegisterOrg("gov", "i1", pb::ORG_ROLE_INSURER),
+                  f.RegisterPolicy("gov", "bppc-1"), f.Enroll("h1", "alice")});
+    CommitTxs(l, {f.Anchor("h1", "r1", "alice"), f.Anchor("h1", "r2", "alice")});
+    CommitTxs(l, {f.Access("i1", "r1"), "junk"});
+  }
+
+  TempDir dir_;
+  MemKvStore mem_;
+  std::unique_ptr<crypto::Verifier> verifier_ = crypto::MakeFakeVerifier();
+  TxFactory f;
+};
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Rocks" : "Mem"; });
+
+TEST_P(StoreTest, EmptyStoreStartsFromGenesis) {
+  auto l = OpenOk();
+  EXPECT_EQ(l->height(), 0u);
+  EXPECT_EQ(l->tip_hash(), GenesisHash(TestGenesis()));
+  EXPECT_EQ(l->log_size(), 0u);
+  EXPECT_EQ(l->log_root(), crypto::EmptyRoot());
+  std::string v;
+  EXPECT_TRUE(l->reader().Get(Cf::kState, keys::Org(K("gov")), &v).ok());
+}
+
+TEST_P(StoreTest, CommitAndReopen) {
+  Hash32 tip, root;
+  {
+    auto l = OpenOk();
+    CommitWorld(*l);
+    EXPECT_EQ(l->height(), 3u);
+    EXPECT_EQ(l->log_size(), 8u);
+    tip = l->tip_hash();
+    root = l->log_root();
+  }
+  auto l = OpenOk();
+  EXPECT_EQ(l->height(), 3u);
+  EXPECT_EQ(l->tip_hash(), tip);
+  EXPECT_EQ(l->log_root(), root);
+  EXPECT_EQ(l->log_size(), 8u);
+  // Every entry reads back with the leaf the log holds.
+  for (uint64_t i = 0; i < l->log_size(); ++i) {
+    Result<std::string> e = l->EntryAt(i);
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    Result<Hash32> leaf = l->log_nodes().PerfectNode(0, i);
+    ASSERT_TRUE(leaf.ok());
+    EXPECT_EQ(*leaf, crypto::LeafHash(AsBytes(*e)));
+  }
+  EXPECT_EQ(*crypto::RootAt(l->log_nodes(), 8), root);
+  // Committing continues where it left off.
+  CommitTxs(*l, {f.Access("h1", "r2")});
+  EXPECT_EQ(l->height(), 4u);
+}
+
+TEST_P(StoreTest, EmptyBlocksCommit) {
+  auto l = OpenOk();
+  CommitTxs(*l, {});
+  CommitTxs(*l, {f.Enroll("bob", "bob")});
+  CommitTxs(*l, {});
+  EXPECT_EQ(l->height(), 3u);
+  EXPECT_EQ(l->log_size(), 1u);
+  l.reset();
+  auto again = OpenOk();
+  EXPECT_EQ(again->height(), 3u);
+  ASSERT_TRUE(again->EntryAt(0).ok());
+  EXPECT_EQ(again->EntryAt(1).status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(StoreTest, R23BlocksThatDoNotExtendTheTipAreRejected) {
+  auto l = OpenOk();
+  CommitTxs(*l, {f.Enroll("bob", "bob")});
+  auto expect_rejected = [&](const pb::Block& b, const pb::CommitCertificate& c, const char* why) {
+    Result<CommittedBlock> r = l->Commit(b, c);
+    ASSERT_FALSE(r.ok()) << why;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << why;
+    EXPECT_TRUE(r.status().message().starts_with("R23: ")) << why << ": " << r.status().message();
+  };
+  auto with_header = [&](const std::function<void(pb::BlockHeader&)>& edit) {
+    pb::Block b = NextBlock(*l, {f.Enroll("carl", "carl")});
+    pb::BlockHeader h;
+    EXPECT_TRUE(h.ParseFromString(b.header()));
+    edit(h);
+    b.set_header(h.SerializeAsString());
+    return b;
+  };
+  auto reject_header = [&](const std::function<void(pb::BlockHeader&)>& edit, const char* why) {
+    pb::Block b = with_header(edit);
+    expect_rejected(b, Certify(b), why);
+  };
+  reject_header([](auto& h) { h.set_height(h.height() + 1); }, "height gap");
+  reject_header([](auto& h) { h.set_height(1); }, "height repeat");
+  reject_header([](auto& h) { h.set_prev_block_hash(std::string(32, 'x')); }, "prev hash");
+  reject_header([](auto& h) { h.set_chain_id("other"); }, "chain id");
+  reject_header([](auto& h) { h.set_timestamp_ms(kT0 - 1); }, "time goes back");
+  reject_header([](auto& h) { h.set_tx_count(2); }, "tx_count");
+  reject_header([](auto& h) { h.set_txs_root(std::string(32, 'r')); }, "txs_root");
+  reject_header([](auto& h) { h.set_exec_height(h.height()); }, "exec_height");
+  reject_header([](auto& h) { h.set_log_size(h.log_size() + 1); }, "log size");
+  reject_header([](auto& h) { h.set_log_root(std::string(32, 'l')); }, "log root");
+  reject_header([](auto& h) { h.set_state_root("s"); }, "state root");
+  // An older log claim (exec_height behind the tip) is fine if it is right.
+  {
+    pb::Block b = with_header([](auto& h) {
+      h.set_exec_height(0);
+      h.set_log_size(0);
+      const Hash32 e = crypto::EmptyRoot();
+      h.set_log_root(e.data(), e.size());
+    });
+    EXPECT_TRUE(l->Commit(b, Certify(b)).ok());
+  }
+  // Certificates.
+  pb::Block b = NextBlock(*l, {});
+  expect_rejected(b, Certify(NextBlock(*l, {f.Enroll("dan", "dan")})), "cert of another block");
+  pb::CommitCertificate c = Certify(b);
+  c.clear_signatures();
+  expect_rejected(b, c, "no signatures");
+  auto mallory = crypto::MakeFakeSigner(KeyOf("mallory"));
+  expect_rejected(b, MakeCertificate(kChainId, b, 0, {{0, mallory.get()}}), "wrong signer");
+  c = Certify(b);
+  c.set_view(7);  // signatures were made for view 0
+  expect_rejected(b, c, "view changed");
+  EXPECT_TRUE(l->Commit(b, Certify(b)).ok());
+}
+
+TEST_P(StoreTest, R24AnotherGenesisIsRefused) {
+  { OpenOk(); }
+  Genesis other = TestGenesis();
+  other.chain_id = "hc-other";
+  auto l = Open(other);
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(l.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(l.status().message().find("blocks/genesis"), std::string::npos) << l.status().message();
+}
+
+TEST_P(StoreTest, R25FlippedByteInTheTipBlockIsRefused) {
+  { CommitWorld(*OpenOk()); }
+  Tamper(Cf::kBlocks, keys::Block(3), [](std::string& v) { v[v.size() - 3] ^= 0x01; });
+  auto l = Open();
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(l.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(l.status().message().find("blocks/b0000000000000003 (height 3)"), std::string::npos)
+      << l.status().message();
+}
+
+TEST_P(StoreTest, R25FlippedByteInTheTipHeaderIsRefused) {
+  { CommitWorld(*OpenOk()); }
+  Tamper(Cf::kBlocks, keys::Block(3), [](std::string& v) {
+    pb::Block b;
+    ASSERT_TRUE(b.ParseFromString(v));
+    std::string h = b.header();
+    h[h.size() - 1] ^= 0x40;
+    b.set_header(h);
+    v = b.SerializeAsString();
+  });
+  auto l = Open();
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(l.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(l.status().message().find("blocks/b0000000000000003"), std::string::npos)
+      << l.status().message();
+}
+
+TEST_P(StoreTest, R25BrokenHashChainIsRefused) {
+  { CommitWorld(*OpenOk()); }
+  Tamper(Cf::kBlocks, keys::Block(2), [](std::string& v) {
+    pb::Block b;
+    ASSERT_TRUE(b.ParseFromString(v));
+    pb::BlockHeader h;
+    ASSERT_TRUE(h.ParseFromString(b.header()));
+    h.set_timestamp_ms(h.timestamp_ms() + 1);
+    b.set_header(h.SerializeAsString());
+    v = b.SerializeAsString();
+  });
+  auto l = Open();
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.status().message().find("prev_block_hash"), std::string::npos)
+      << l.status().message();
+}
+
+TEST_P(StoreTest, R25BadOrMissingCertificateIsRefused) {
+  { CommitWorld(*OpenOk()); }
+  Tamper(Cf::kCerts, keys::Cert(3), [](std::string& v) { v[v.size() - 1] ^= 0x01; });
+  auto l = Open();
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.status().message().find("certs/"), std::string::npos) << l.status().message();
+  Remove(Cf::kCerts, keys::Cert(3));
+  l = Open();
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.status().message().find("certs/"), std::string::npos) << l.status().message();
+}
+
+TEST_P(StoreTest, R25LogNodesThatDisagreeAreRefused) {
+  { CommitWorld(*OpenOk()); }
+  // Leaf 7 (the tip block's last entry) lives in leaf chunk 0.
+  Tamper(Cf::kLogNodes, keys::LogLeafChunk(0), [](std::string& v) { v[7 * 32] ^= 1; });
+  auto l = Open();
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.status().message().find("entries/"), std::string::npos) << l.status().message();
+  Tamper(Cf::kLogNodes, keys::LogLeafChunk(0), [](std::string& v) { v[7 * 32] ^= 1; });  // undo
+  ASSERT_TRUE(Open().ok());
+  Remove(Cf::kLogNodes, keys::LogLeafChunk(0));
+  l = Open();
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.status().message().find("log_nodes/"), std::string::npos) << l.status().message();
+}
+
+TEST_P(StoreTest, R25TamperedReceiptIsRefused) {
+  { CommitWorld(*OpenOk()); }
+  Tamper(Cf::kEntries, keys::EntriesGroup(6), [](std::string& v) { v[v.size() - 2] ^= 0x01; });
+  auto l = Open();
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.status().message().find("entries/"), std::string::npos) << l.status().message();
+}
+
+TEST(RocksStoreTest, R25FlippedByteInAnSstFileIsRefused) {
+  TempDir dir;
+  auto verifier = crypto::MakeFakeVerifier();
+  TxFactory f;
+  {
+    auto store = RocksKvStore::Open(dir.path());
+    ASSERT_TRUE(store.ok());
+    RocksKvStore* raw = store->get();
+    auto l = Ledger::Open(std::move(store).value(), TestGenesis(), *verifier);
+    ASSERT_TRUE(l.ok());
+    std::vector<std::string> txs;
+    for (int i = 0; i < 50; ++i)
+      txs.push_back(f.Enroll("p" + std::to_string(i), "p" + std::to_string(i)));
+    CommitTxs(**l, txs);
+    ASSERT_TRUE(raw->Flush().ok());
+  }
+  // Flip one byte in the middle of every table file: RocksDB's block checksums catch it.
+  int flipped = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    if (e.path().extension() != ".sst") continue;
+    std::fstream file(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    const auto size = std::filesystem::file_size(e.path());
+    file.seekg(static_cast<std::streamoff>(size / 3));
+    char c = 0;
+    file.read(&c, 1);
+    c ^= 0x20;
+    file.seekp(static_cast<std::streamoff>(size / 3));
+    file.write(&c, 1);
+    ++flipped;
+  }
+  ASSERT_GT(flipped, 0);
+  auto store = RocksKvStore::Open(dir.path());
+  if (!store.ok()) {
+    EXPECT_EQ(store.status().code(), StatusCode::kCorruption) << store.status().ToString();
+    return;
+  }
+  auto l = Ledger::Open(std::move(store).value(), TestGenesis(), *verifier);
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(l.status().code(), StatusCode::kCorruption) << l.status().ToString();
+}
+
+TEST(RocksStoreTest, ForeignDatabaseIsRefused) {
+  TempDir dir;
+  {
+    auto store = RocksKvStore::Open(dir.path());
+    ASSERT_TRUE(store.ok());
+  }
+  // The same directory opens again with our column families...
+  ASSERT_TRUE(RocksKvStore::Open(dir.path()).ok());
+  // ...but a missing directory is not created when asked not to.
+  RocksOptions no_create;
+  no_create.create_if_missing = false;
+  EXPECT_FALSE(RocksKvStore::Open(dir.path() + "/nothing-here", no_create).ok());
+}
+
+TEST(MemStoreTest, DropUnsyncedWritesKeepsSyncedBatches) {
+  MemKvStore s;
+  KvBatch a;
+  a.Put(Cf::kState, "a", "1");
+  KvBatch b;
+  b.Put(Cf::kState, "b", "2");
+  KvBatch c;
+  c.Put(Cf::kState, "c", "3");
+  ASSERT_TRUE(s.Write(a, false).ok());
+  ASSERT_TRUE(s.Write(b, true).ok());  // makes a durable too
+  ASSERT_TRUE(s.Write(c, false).ok());
+  std::string v;
+  EXPECT_TRUE(s.Get(Cf::kState, "c", &v).ok());
+  EXPECT_EQ(s.unsynced_batches(), 1u);
+  s.DropUnsyncedWrites();
+  EXPECT_TRUE(s.Get(Cf::kState, "a", &v).ok());
+  EXPECT_TRUE(s.Get(Cf::kState, "b", &v).ok());
+  EXPECT_EQ(s.Get(Cf::kState, "c", &v).code(), StatusCode::kNotFound);
+}
+
+// A ledger whose commits are never synced loses them all on a crash, and re-opens clean at the
+// last synced state: what the simulator relies on.
+TEST(MemStoreTest, LedgerReopensAfterDroppedWrites) {
+  MemKvStore mem;
+  auto verifier = crypto::MakeFakeVerifier();
+  TxFactory f;
+  {
+    auto l = Ledger::Open(std::make_unique<BorrowedStore>(mem), TestGenesis(), *verifier);
+    ASSERT_TRUE(l.ok());
+    CommitTxs(**l, {f.Enroll("bob", "bob")});
+  }
+  // An unsynced write after the commit (e.g. a payload) is lost; the ledger is intact.
+  KvBatch junk;
+  junk.Put(Cf::kPayloads, "blob", "x");
+  ASSERT_TRUE(mem.Write(junk, false).ok());
+  mem.DropUnsyncedWrites();
+  auto l = Ledger::Open(std::make_unique<BorrowedStore>(mem), TestGenesis(), *verifier);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  EXPECT_EQ((*l)->height(), 1u);
+}
+
+// The same blocks on the in-memory store and on RocksDB give byte-identical contents.
+TEST(TwoStoresTest, SameBlocksGiveIdenticalBytes) {
+  TempDir dir;
+  auto verifier = crypto::MakeFakeVerifier();
+  MemKvStore mem;
+  auto rocks = RocksKvStore::Open(dir.path());
+  ASSERT_TRUE(rocks.ok());
+  RocksKvStore* rocks_raw = rocks->get();
+  auto a = Ledger::Open(std::make_unique<BorrowedStore>(mem), TestGenesis(), *verifier);
+  auto b = Ledger::Open(std::move(rocks).value(), TestGenesis(), *verifier);
+  ASSERT_TRUE(a.ok() && b.ok());
+  TxFactory f;
+  std::vector<std::vector<std::string>> blocks = {
+      {f.RegisterOrg("gov", "h1", pb::ORG_ROLE_HOSPITAL),
+       f.RegisterOrg("gov", "i1", pb::ORG_ROLE_INSURER), f.RegisterPolicy("gov", "bppc-1"),
+       f.Enroll("h1", "alice")},
+      {f.Anchor("h1", "r1", "alice"), f.BreakGlass("h1", "r1")},
+      {f.Access("i1", "r1"), "garbage", f.Erase("alice", "r1")},
+      {}};
+  for (const auto& txs : blocks) {
+    pb::Block block = NextBlock(**a, txs);
+    ASSERT_TRUE((*a)->Commit(block, Certify(block)).ok());
+    ASSERT_TRUE((*b)->Commit(block, Certify(block)).ok());
+  }
+  for (size_t i = 0; i < kCfCount; ++i) {
+    const Cf cf = static_cast<Cf>(i);
+    std::vector<std::pair<std::string, std::string>> from_rocks;
+    ASSERT_TRUE(rocks_raw
+                    ->Scan(cf, "", "",
+                           [&](std::string_view k, std::string_view v) {
+                             from_rocks.emplace_back(k, v);
+                             return true;
+                           })
+                    .ok());
+    std::vector<std::pair<std::string, std::string>> from_mem(mem.table(cf).begin(),
+                                                              mem.table(cf).end());
+    EXPECT_EQ(from_rocks, from_mem) << CfName(cf);
+  }
+}
+
+}  // namespace
+}  // namespace hc::ledger
+
+namespace hc::ledger {
+namespace {
+
+using namespace ::hc::ledger::testing;  // NOLINT(google-build-using-namespace)
+
+// n = 4 validators, f = 1: a certificate needs 3 distinct valid COMMIT signatures.
+TEST(CertificateTest, FourValidatorsNeedAQuorumOfThree) {
+  Genesis g = TestGenesis();
+  g.validators.clear();
+  std::vector<std::unique_ptr<crypto::Signer>> signers;
+  for (int i = 0; i < 4; ++i) {
+    GenesisValidator v;
+    v.id = "v" + std::to_string(i);
+    v.key = KeyOf(v.id);
+    v.tls_key_pin = KeyOf("tls" + v.id);
+    v.address = "127.0.0.1:700" + std::to_string(i);
+    g.validators.push_back(v);
+    signers.push_back(crypto::MakeFakeSigner(v.key));
+  }
+  auto verifier = crypto::MakeFakeVerifier();
+  auto l = Ledger::Open(std::make_unique<MemKvStore>(), g, *verifier);
+  ASSERT_TRUE(l.ok());
+  pb::Block block = NextBlock(**l, {});
+  auto cert = [&](std::vector<uint32_t> ids) {
+    std::vector<std::pair<uint32_t, const crypto::Signer*>> s;
+    for (uint32_t id : ids) s.emplace_back(id, signers[id].get());
+    return MakeCertificate(kChainId, block, 3, s);
+  };
+  EXPECT_FALSE((*l)->Commit(block, cert({0, 1})).ok());
+  EXPECT_FALSE((*l)->Commit(block, cert({0, 1, 1})).ok());
+  pb::CommitCertificate wrong_index = cert({0, 1, 2});
+  wrong_index.mutable_signatures(2)->set_replica(3);  // v2's signature claimed as v3's
+  EXPECT_FALSE((*l)->Commit(block, wrong_index).ok());
+  EXPECT_TRUE((*l)->Commit(block, cert({3, 0, 2})).ok());
+  EXPECT_EQ((*l)->height(), 1u);
+}
+
+}  // namespace
+}  // namespace hc::ledger

@@ -1,0 +1,136 @@
+#include "node/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace hc::node {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("hc-config-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Write(const std::string& text) {
+    std::string path = (dir_ / "node.toml").string();
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  std::filesystem::path dir_;
+};
+
+constexpr const char* kValid = R"(
+[node]
+name = "validator-0"
+mode = "validator"
+replica = 0
+data_dir = "data"
+genesis = "../genesis.json"
+
+[keys]
+identity = "identity.key.json"
+tls_cert = "tls.crt.pem"
+tls_key = "tls.key.pem"
+
+[p2p]
+listen = "127.0.0.1:7000"
+
+[[p2p.observers]]
+id = 1000
+name = "observer-0"
+tls_pin = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+[api]
+listen = "127.0.0.1:8000"
+
+[limits]
+mempool_txs_max = 5000
+)";
+
+TEST_F(ConfigTest, LoadsAValidFileAndResolvesRelativePaths) {
+  auto c = LoadNodeConfig(Write(kValid));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->name, "validator-0");
+  EXPECT_EQ(c->mode, NodeMode::kValidator);
+  EXPECT_EQ(c->replica, 0u);
+  EXPECT_EQ(c->data_dir, (dir_ / "data").string());
+  EXPECT_EQ(c->genesis_path, (dir_.parent_path() / "genesis.json").string());
+  EXPECT_EQ(c->p2p_listen.port, 7000);
+  EXPECT_EQ(c->api_listen.ToString(), "127.0.0.1:8000");
+  ASSERT_EQ(c->observers.size(), 1u);
+  EXPECT_EQ(c->observers[0].id, 1000u);
+  EXPECT_EQ(c->observers[0].tls_pin.size(), 32u);
+  EXPECT_EQ(c->limits.mempool_txs_max, 5000u);
+  EXPECT_EQ(c->limits.verify_threads, NodeLimits{}.verify_threads);
+}
+
+TEST_F(ConfigTest, EncodedConfigLoadsBack) {
+  auto c = LoadNodeConfig(Write(kValid));
+  ASSERT_TRUE(c.ok());
+  auto again = LoadNodeConfig(Write(EncodeNodeConfig(*c)));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->data_dir, c->data_dir);
+  EXPECT_EQ(again->observers[0].tls_pin, c->observers[0].tls_pin);
+  EXPECT_EQ(again->limits.mempool_txs_max, 5000u);
+}
+
+struct BadCase {
+  std::string from;
+  std::string to;
+  std::string expected_message;
+};
+
+TEST_F(ConfigTest, RefusesBadFilesNamingFileKeyAndReason) {
+  const BadCase cases[] = {
+      {"listen = \"127.0.0.1:7000\"", "listen = \"7000\"", "p2p.listen: expected host:port"},
+      {"listen = \"127.0.0.1:8000\"", "listen = \"127.0.0.1:99999\"", "api.listen: bad port"},
+      {"replica = 0", "replica = \"zero\"", "node.replica: expected an integer"},
+      {"replica = 0", "", "node.replica: missing"},
+      {"mode = \"validator\"", "mode = \"leader\"", "node.mode: expected"},
+      {"mempool_txs_max = 5000", "mempool_txs_max = 0", "limits.mempool_txs_max: must be in"},
+      {"tls_pin = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"", "tls_pin = \"AAAA\"",
+       "p2p.observers[0].tls_pin"},
+      {"identity = \"identity.key.json\"", "", "keys.identity: missing"},
+      {"[api]", "[api", ":"},  // a TOML syntax error carries line and column
+  };
+  for (const auto& bad : cases) {
+    std::string text = kValid;
+    size_t at = text.find(bad.from);
+    ASSERT_NE(at, std::string::npos) << bad.from;
+    text.replace(at, bad.from.size(), bad.to);
+    std::string path = Write(text);
+    auto c = LoadNodeConfig(path);
+    ASSERT_FALSE(c.ok()) << bad.to;
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(c.status().message().find(path), std::string::npos) << c.status().message();
+    EXPECT_NE(c.status().message().find(bad.expected_message), std::string::npos)
+        << c.status().message();
+  }
+}
+
+TEST_F(ConfigTest, MissingFileIsAnError) {
+  auto c = LoadNodeConfig((dir_ / "absent.toml").string());
+  EXPECT_FALSE(c.ok());
+}
+
+TEST(HostPortTest, ParsesV4V6AndRejectsGarbage) {
+  EXPECT_EQ(ParseHostPort("127.0.0.1:80")->port, 80);
+  EXPECT_EQ(ParseHostPort("[::1]:8080")->host, "::1");
+  EXPECT_EQ(ParseHostPort("[::1]:8080")->ToString(), "[::1]:8080");
+  EXPECT_FALSE(ParseHostPort("::1:80").ok());
+  EXPECT_FALSE(ParseHostPort(":80").ok());
+  EXPECT_FALSE(ParseHostPort("host:").ok());
+  EXPECT_FALSE(ParseHostPort("host:8x").ok());
+  EXPECT_FALSE(ParseHostPort("[::1]8080").ok());
+}
+
+}  // namespace
+}  // namespace hc::node

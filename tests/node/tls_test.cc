@@ -1,0 +1,293 @@
+// crypto/tls: node TLS identities, pins and the TLS 1.3 mutual-authentication context.
+#include "crypto/tls.h"
+
+#include <gtest/gtest.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "crypto/hash.h"
+
+namespace hc::crypto {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = ::testing::TempDir() + "hc-tls-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::string Path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
+
+  static mode_t Mode(const std::string& path) {
+    struct stat st;
+    EXPECT_EQ(::stat(path.c_str(), &st), 0);
+    return st.st_mode & 07777;
+  }
+
+  static std::string Read(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  static void Write(const std::string& path, const std::string& text, mode_t mode) {
+    std::ofstream(path) << text;
+    ::chmod(path.c_str(), mode);
+  }
+
+  TlsIdentity Generate(const std::string& cn) {
+    auto id = GenerateTlsIdentity(cn);
+    HC_ASSERT(id.ok());
+    return std::move(id).value();
+  }
+
+  std::string dir_;
+};
+
+TEST_F(TlsTest, GenerateSaveLoadRoundTripKeepsThePin) {
+  const TlsIdentity id = Generate("validator-1");
+  EXPECT_EQ(id.common_name(), "validator-1");
+  ASSERT_TRUE(SaveTlsIdentity(id, Path("tls.key"), Path("tls.crt")).ok());
+  EXPECT_EQ(Mode(Path("tls.key")), 0600u);
+  EXPECT_EQ(Mode(Path("tls.crt")), 0644u);
+  // No temporary files are left behind.
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(dir_)) files += e.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(files, 2u);
+
+  auto loaded = LoadTlsIdentity(Path("tls.key"), Path("tls.crt"));
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->pin(), id.pin());
+  EXPECT_EQ(loaded->cert_pem(), id.cert_pem());
+  EXPECT_EQ(loaded->common_name(), "validator-1");
+  EXPECT_EQ(EVP_PKEY_eq(loaded->key(), id.key()), 1);
+
+  // The pin from the certificate file equals the identity's, before and after the round trip.
+  auto from_pem = TlsPinFromCertPem(Read(Path("tls.crt")));
+  ASSERT_TRUE(from_pem.ok());
+  EXPECT_EQ(*from_pem, id.pin());
+}
+
+TEST_F(TlsTest, PinIsSha256OfTheDerSubjectPublicKeyInfo) {
+  const TlsIdentity id = Generate("n");
+  unsigned char* der = nullptr;
+  const int len = i2d_PUBKEY(id.key(), &der);
+  ASSERT_GT(len, 0);
+  const Hash32 expected = Sha256(ByteView(der, static_cast<size_t>(len)));
+  OPENSSL_free(der);
+  EXPECT_EQ(id.pin(), expected);
+  // Ed25519 SPKI is 44 bytes: the algorithm identifier and the 32-byte key.
+  EXPECT_EQ(len, 44);
+  // Distinct keys, distinct pins.
+  EXPECT_NE(Generate("n").pin(), id.pin());
+}
+
+TEST_F(TlsTest, CertificateIsSelfSignedV3WithLongValidity) {
+  const TlsIdentity id = Generate("validator-7");
+  X509* cert = id.cert();
+  EXPECT_EQ(X509_get_version(cert), X509_VERSION_3);
+  EXPECT_EQ(X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)), 0);
+  EXPECT_EQ(X509_verify(cert, id.key()), 1);
+  EXPECT_EQ(EVP_PKEY_is_a(X509_get0_pubkey(cert), "ED25519"), 1);
+  time_t in_99_years = std::time(nullptr) + 99ll * 365 * 24 * 3600;
+  EXPECT_GT(X509_cmp_time(X509_get0_notAfter(cert), &in_99_years), 0);
+  time_t now = std::time(nullptr);
+  EXPECT_LT(X509_cmp_time(X509_get0_notBefore(cert), &now), 0);
+  // Not a CA, and usable as a client and as a server certificate.
+  EXPECT_EQ(X509_check_ca(cert), 0);
+  EXPECT_EQ(X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0), 1);
+  EXPECT_EQ(X509_check_purpose(cert, X509_PURPOSE_SSL_SERVER, 0), 1);
+}
+
+TEST_F(TlsTest, RejectsBadCommonNames) {
+  EXPECT_EQ(GenerateTlsIdentity("").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(GenerateTlsIdentity(std::string(65, 'a')).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(GenerateTlsIdentity("a\nb").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(GenerateTlsIdentity(std::string(64, 'a')).ok());
+}
+
+TEST_F(TlsTest, LoadRefusesAKeyReadableByGroupOrOthers) {
+  const TlsIdentity id = Generate("n");
+  ASSERT_TRUE(SaveTlsIdentity(id, Path("tls.key"), Path("tls.crt")).ok());
+  for (const mode_t mode : {0640, 0604, 0660, 0620}) {
+    ASSERT_EQ(::chmod(Path("tls.key").c_str(), mode), 0);
+    auto loaded = LoadTlsIdentity(Path("tls.key"), Path("tls.crt"));
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.status().code(), StatusCode::kPermissionDenied);
+    EXPECT_NE(loaded.status().message().find(Path("tls.key")), std::string::npos);
+    char octal[8];
+    std::snprintf(octal, sizeof(octal), "%04o", static_cast<unsigned>(mode));
+    EXPECT_NE(loaded.status().message().find(octal), std::string::npos)
+        << loaded.status().message();
+  }
+  ASSERT_EQ(::chmod(Path("tls.key").c_str(), 0400), 0);
+  EXPECT_TRUE(LoadTlsIdentity(Path("tls.key"), Path("tls.crt")).ok());
+}
+
+TEST_F(TlsTest, SaveRefusesToOverwriteUnlessAsked) {
+  const TlsIdentity a = Generate("a");
+  const TlsIdentity b = Generate("b");
+  ASSERT_TRUE(SaveTlsIdentity(a, Path("tls.key"), Path("tls.crt")).ok());
+  const Status again = SaveTlsIdentity(b, Path("tls.key"), Path("tls.crt"));
+  EXPECT_EQ(again.code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(LoadTlsIdentity(Path("tls.key"), Path("tls.crt"))->pin(), a.pin());
+  // An existing certificate alone also stops a non-overwriting save, and the key is not written.
+  EXPECT_EQ(SaveTlsIdentity(b, Path("other.key"), Path("tls.crt")).code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_FALSE(fs::exists(Path("other.key")));
+
+  ASSERT_TRUE(SaveTlsIdentity(b, Path("tls.key"), Path("tls.crt"), /*overwrite=*/true).ok());
+  EXPECT_EQ(LoadTlsIdentity(Path("tls.key"), Path("tls.crt"))->pin(), b.pin());
+  EXPECT_EQ(Mode(Path("tls.key")), 0600u);
+
+  EXPECT_EQ(SaveTlsIdentity(a, Path("missing/tls.key"), Path("missing/tls.crt")).code(),
+            StatusCode::kIoError);
+}
+
+TEST_F(TlsTest, LoadRejectsMismatchedMissingAndMalformedFiles) {
+  const TlsIdentity a = Generate("a");
+  const TlsIdentity b = Generate("b");
+  ASSERT_TRUE(SaveTlsIdentity(a, Path("a.key"), Path("a.crt")).ok());
+  ASSERT_TRUE(SaveTlsIdentity(b, Path("b.key"), Path("b.crt")).ok());
+
+  auto mismatched = LoadTlsIdentity(Path("a.key"), Path("b.crt"));
+  EXPECT_EQ(mismatched.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(mismatched.status().message().find(Path("b.crt")), std::string::npos);
+
+  EXPECT_EQ(LoadTlsIdentity(Path("none.key"), Path("a.crt")).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(LoadTlsIdentity(Path("a.key"), Path("none.crt")).status().code(),
+            StatusCode::kNotFound);
+
+  Write(Path("garbage.key"), "not a key\n", 0600);
+  EXPECT_EQ(LoadTlsIdentity(Path("garbage.key"), Path("a.crt")).status().code(),
+            StatusCode::kInvalidArgument);
+  Write(Path("garbage.crt"), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        0644);
+  EXPECT_EQ(LoadTlsIdentity(Path("a.key"), Path("garbage.crt")).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(TlsPinFromCertPem("garbage").status().code(), StatusCode::kInvalidArgument);
+
+  Write(Path("huge.key"), std::string(kTlsPemFileMaxBytes + 1, 'A'), 0600);
+  EXPECT_EQ(LoadTlsIdentity(Path("huge.key"), Path("a.crt")).status().code(),
+            StatusCode::kInvalidArgument);
+
+  // A key of another type is refused by name.
+  EVP_PKEY* ec_key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  ASSERT_NE(ec_key, nullptr);
+  BIO* bio = BIO_new(BIO_s_mem());
+  ASSERT_EQ(PEM_write_bio_PrivateKey(bio, ec_key, nullptr, nullptr, 0, nullptr, nullptr), 1);
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio, &data);
+  Write(Path("ec.key"), std::string(data, static_cast<size_t>(len)), 0600);
+  BIO_free(bio);
+  EVP_PKEY_free(ec_key);
+  auto ec = LoadTlsIdentity(Path("ec.key"), Path("a.crt"));
+  EXPECT_EQ(ec.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(ec.status().message().find("not Ed25519"), std::string::npos) << ec.status().message();
+}
+
+// Drives a client and a server SSL through a memory BIO pair until both finish or one fails.
+// Returns true when both completed the handshake.
+bool Handshake(SSL* client, SSL* server) {
+  BIO* client_bio = nullptr;
+  BIO* server_bio = nullptr;
+  HC_ASSERT(BIO_new_bio_pair(&client_bio, 0, &server_bio, 0) == 1);
+  SSL_set_bio(client, client_bio, client_bio);
+  SSL_set_bio(server, server_bio, server_bio);
+  SSL_set_connect_state(client);
+  SSL_set_accept_state(server);
+  bool client_done = false;
+  bool server_done = false;
+  for (int i = 0; i < 100 && !(client_done && server_done); ++i) {
+    for (auto [ssl, done] : {std::pair{client, &client_done}, std::pair{server, &server_done}}) {
+      if (*done) continue;
+      const int rc = SSL_do_handshake(ssl);
+      if (rc == 1) {
+        *done = true;
+        continue;
+      }
+      const int err = SSL_get_error(ssl, rc);
+      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) return false;
+    }
+  }
+  // In TLS 1.3 the server checks the client's certificate after the client has finished; a
+  // refusal reaches the client as an alert on its next read.
+  if (!(client_done && server_done)) return false;
+  char byte;
+  const int rc = SSL_read(client, &byte, 1);
+  return rc <= 0 && SSL_get_error(client, rc) == SSL_ERROR_WANT_READ;
+}
+
+TEST_F(TlsTest, ContextNegotiatesTls13WithMutualAuthenticationAndPinsMatch) {
+  const TlsIdentity a = Generate("a");
+  const TlsIdentity b = Generate("b");
+  auto ctx_a = MakeTlsContext(a);
+  auto ctx_b = MakeTlsContext(b);
+  ASSERT_TRUE(ctx_a.ok() && ctx_b.ok());
+  SSL* client = SSL_new(ctx_a->get());
+  SSL* server = SSL_new(ctx_b->get());
+  ASSERT_TRUE(Handshake(client, server));
+  EXPECT_EQ(SSL_version(client), TLS1_3_VERSION);
+  EXPECT_EQ(SSL_version(server), TLS1_3_VERSION);
+  // Each end sees the other's certificate, and its pin is the other's identity pin.
+  EXPECT_EQ(*TlsPinOfCertificate(SSL_get0_peer_certificate(client)), b.pin());
+  EXPECT_EQ(*TlsPinOfCertificate(SSL_get0_peer_certificate(server)), a.pin());
+  SSL_free(client);
+  SSL_free(server);
+}
+
+TEST_F(TlsTest, ContextRefusesAClientWithoutCertificateAndOlderTls) {
+  const TlsIdentity b = Generate("b");
+  auto ctx_b = MakeTlsContext(b);
+  ASSERT_TRUE(ctx_b.ok());
+
+  // A client that presents no certificate.
+  SSL_CTX* anonymous = SSL_CTX_new(TLS_method());
+  SSL_CTX_set_verify(anonymous, SSL_VERIFY_NONE, nullptr);
+  SSL* client = SSL_new(anonymous);
+  SSL* server = SSL_new(ctx_b->get());
+  EXPECT_FALSE(Handshake(client, server));
+  SSL_free(client);
+  SSL_free(server);
+
+  // A client limited to TLS 1.2 (with a certificate).
+  const TlsIdentity a = Generate("a");
+  auto ctx_a = MakeTlsContext(a);
+  ASSERT_TRUE(ctx_a.ok());
+  client = SSL_new(ctx_a->get());
+  ASSERT_EQ(SSL_set_min_proto_version(client, TLS1_2_VERSION), 1);
+  ASSERT_EQ(SSL_set_max_proto_version(client, TLS1_2_VERSION), 1);
+  server = SSL_new(ctx_b->get());
+  EXPECT_FALSE(Handshake(client, server));
+  SSL_free(client);
+  SSL_free(server);
+  SSL_CTX_free(anonymous);
+  ERR_clear_error();
+}
+
+}  // namespace
+}  // namespace hc::crypto
