@@ -558,8 +558,8 @@ TEST(TimerTest, ProgressKeepsTheTimerFromFiringButNotTheCensorshipDeadline) {
   for (int64_t t = kNow + step; t < kNow + h.config().censorship_timeout_ms + 2 * step; t += step) {
     h.Tick(t);
     if (!h.replica().view_active()) break;
-    const PrePrepare pp = h.MakePrePrepare(
-        kV0, SeqNumber(seq), h.MakeBlock(kV0, SeqNumber(seq), prev, {100 + seq}, t));
+    const PrePrepare pp = h.MakePrePrepare(kV0, SeqNumber(seq),
+                                           h.MakeBlock(kV0, SeqNumber(seq), prev, {100 + seq}, t));
     h.Deliver(0, pp);
     for (uint32_t from : {2u, 3u}) {
       h.Deliver(from, h.MakePrepare(from, kV0, SeqNumber(seq), pp.block_hash));

@@ -893,8 +893,8 @@ SweepResult RunRandomScenario(uint64_t seed, uint32_t n, bool real_sigs, bool tr
   scenario << "n=" << n << " interval=" << opt.config.checkpoint_interval
            << " window=" << opt.config.window << " batch=" << opt.config.batch_txs_max << "/"
            << opt.config.batch_delay_ms << "ms vc_timeout=" << opt.config.view_change_timeout_ms
-           << "ms drop=" << nf.drop << " dup=" << nf.duplicate
-           << " delay<=" << nf.delay_max_ms << " reorder=" << nf.reorder;
+           << "ms drop=" << nf.drop << " dup=" << nf.duplicate << " delay<=" << nf.delay_max_ms
+           << " reorder=" << nf.reorder;
 
   const int64_t t0 = sim.now();
   const int64_t fault_end = t0 + 3000 + static_cast<int64_t>(R(4000));
