@@ -1,25 +1,10 @@
 #include "api/exchange.h"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 namespace hc::api {
-
-namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 std::string_view Request::path() const {
   const std::string_view t = target();
@@ -34,7 +19,7 @@ std::string_view Request::Header(http::field field) const {
 
 std::string_view Request::Header(std::string_view name) const {
   for (const auto& f : message_) {
-    if (EqualsIgnoreCase({f.name_string().data(), f.name_string().size()}, name)) {
+    if (boost::beast::iequals({f.name_string().data(), f.name_string().size()}, name)) {
       return {f.value().data(), f.value().size()};
     }
   }

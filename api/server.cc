@@ -11,6 +11,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -90,18 +91,6 @@ std::string Describe(const tcp::endpoint& ep) {
 
 bool IsHttpParseError(const ErrorCode& ec) {
   return ec.category() == beast::http::make_error_code(beast::http::error::bad_method).category();
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -290,9 +279,10 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
     body_limit_ = body_limit;
     if (parser_->is_done()) return Dispatch();
 
-    if (version_ >= 11 && EqualsIgnoreCase(std::string_view(header[http::field::expect].data(),
-                                                            header[http::field::expect].size()),
-                                           "100-continue")) {
+    if (version_ >= 11 &&
+        boost::beast::iequals(std::string_view(header[http::field::expect].data(),
+                                               header[http::field::expect].size()),
+                              "100-continue")) {
       // The client waits for this before sending the body (RFC 9110 §10.1.1).
       ArmIoDeadline(request_deadline_);
       asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),

@@ -31,25 +31,6 @@ namespace json = boost::json;
 
 constexpr int kBase64Variant = sodium_base64_VARIANT_ORIGINAL;
 
-// Wipes the whole allocation of `s`, not only its current size: the bytes past size() may still
-// hold secrets from before a shrink.
-void WipeString(std::string& s) {
-  s.resize(s.capacity());
-  sodium_memzero(s.data(), s.size());
-  s.clear();
-}
-
-class ScopedWipe {
- public:
-  explicit ScopedWipe(std::string* s) : s_(s) {}
-  ~ScopedWipe() { WipeString(*s_); }
-  ScopedWipe(const ScopedWipe&) = delete;
-  ScopedWipe& operator=(const ScopedWipe&) = delete;
-
- private:
-  std::string* s_;
-};
-
 // A fixed-size secret on the stack, wiped when it goes out of scope.
 template <size_t N>
 class SecretBuffer {

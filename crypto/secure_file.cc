@@ -31,6 +31,12 @@ Status SyncDirectory(const std::string& path) {
 
 }  // namespace
 
+void WipeString(std::string& s) {
+  s.resize(s.capacity());
+  sodium_memzero(s.data(), s.size());
+  s.clear();
+}
+
 std::string ErrnoMessage(int err) {
   return std::error_code(err, std::generic_category()).message();
 }

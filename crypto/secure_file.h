@@ -28,6 +28,22 @@ Status WriteFileAtomically(const std::string& path, std::string_view data, mode_
 Status ReadSmallFile(const std::string& path, std::string_view what, size_t max_bytes,
                      bool private_file, std::string* out);
 
+// Wipes the whole allocation of `s` (sodium_memzero), not only its current size: the bytes past
+// size() may still hold secrets from before a shrink.
+void WipeString(std::string& s);
+
+// Wipes a string holding a secret when it goes out of scope.
+class ScopedWipe {
+ public:
+  explicit ScopedWipe(std::string* s) : s_(s) {}
+  ~ScopedWipe() { WipeString(*s_); }
+  ScopedWipe(const ScopedWipe&) = delete;
+  ScopedWipe& operator=(const ScopedWipe&) = delete;
+
+ private:
+  std::string* s_;
+};
+
 std::string ErrnoMessage(int err);
 // "0644"
 std::string ModeString(mode_t mode);

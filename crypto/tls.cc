@@ -84,24 +84,6 @@ std::string BioContents(BIO* bio) {
   return len > 0 ? std::string(data, static_cast<size_t>(len)) : std::string();
 }
 
-// Wipes the whole allocation of `s`, not only its current size.
-void WipeString(std::string& s) {
-  s.resize(s.capacity());
-  OPENSSL_cleanse(s.data(), s.size());
-  s.clear();
-}
-
-class ScopedWipe {
- public:
-  explicit ScopedWipe(std::string* s) : s_(s) {}
-  ~ScopedWipe() { WipeString(*s_); }
-  ScopedWipe(const ScopedWipe&) = delete;
-  ScopedWipe& operator=(const ScopedWipe&) = delete;
-
- private:
-  std::string* s_;
-};
-
 Result<std::string> CommonNameOf(const X509* cert) {
   const X509_NAME* name = X509_get_subject_name(cert);
   const int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);

@@ -10,6 +10,7 @@
 #include "common/encoding.h"
 #include "crypto/keyfile.h"
 #include "tests/cli/run_process.h"
+#include "tests/temp_dir_test.h"
 
 namespace hc::cli {
 namespace {
@@ -18,19 +19,8 @@ namespace fs = std::filesystem;
 using ::hc::test::ProcessResult;
 using ::hc::test::RunProcess;
 
-class HcctlKeygenTest : public ::testing::Test {
+class HcctlKeygenTest : public ::hc::test::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "hc-keygen-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string Path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
-
   static ProcessResult Keygen(std::vector<std::string> args) {
     args.insert(args.begin(), {HCCTL_PATH, "keygen"});
     return RunProcess(args);
@@ -44,8 +34,6 @@ class HcctlKeygenTest : public ::testing::Test {
     const size_t start = at + key.size();
     return out.substr(start, out.find('\n', start) - start);
   }
-
-  std::string dir_;
 };
 
 TEST_F(HcctlKeygenTest, CreatesA0600KeyFileThatLoads) {

@@ -12,39 +12,15 @@
 
 #include "common/encoding.h"
 #include "crypto/hash.h"
+#include "tests/temp_dir_test.h"
 
 namespace hc::crypto {
 namespace {
 
 namespace fs = std::filesystem;
 
-class KeyFileTest : public ::testing::Test {
+class KeyFileTest : public ::hc::test::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "hc-keyfile-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  std::string Path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
-
-  static mode_t Mode(const std::string& path) {
-    struct stat st;
-    EXPECT_EQ(::stat(path.c_str(), &st), 0);
-    return st.st_mode & 07777;
-  }
-
-  static std::string Read(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-
   // Writes `text` as a 0600 file, as a key file would be.
   std::string WriteKeyFile(const std::string& name, const std::string& text) {
     std::string path = Path(name);
@@ -64,8 +40,6 @@ class KeyFileTest : public ::testing::Test {
     const size_t end = text.find_first_of(",\n", start);
     return text.replace(start, end - start, value);
   }
-
-  std::string dir_;
 };
 
 void ExpectSameIdentity(const Identity& a, const Identity& b) {

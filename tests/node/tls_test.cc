@@ -19,39 +19,15 @@
 #include <string>
 
 #include "crypto/hash.h"
+#include "tests/temp_dir_test.h"
 
 namespace hc::crypto {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TlsTest : public ::testing::Test {
+class TlsTest : public ::hc::test::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "hc-tls-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  std::string Path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
-
-  static mode_t Mode(const std::string& path) {
-    struct stat st;
-    EXPECT_EQ(::stat(path.c_str(), &st), 0);
-    return st.st_mode & 07777;
-  }
-
-  static std::string Read(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-
   static void Write(const std::string& path, const std::string& text, mode_t mode) {
     std::ofstream(path) << text;
     ::chmod(path.c_str(), mode);
@@ -62,8 +38,6 @@ class TlsTest : public ::testing::Test {
     HC_ASSERT(id.ok());
     return std::move(id).value();
   }
-
-  std::string dir_;
 };
 
 TEST_F(TlsTest, GenerateSaveLoadRoundTripKeepsThePin) {
