@@ -10,5 +10,8 @@ namespace hc::cli {
 void RegisterKeygen(CLI::App& app, int* exit_code);
 void RegisterProof(CLI::App& app, int* exit_code);
 void RegisterVerifyChain(CLI::App& app, int* exit_code);
+void RegisterNetwork(CLI::App& app, int* exit_code);
+void RegisterTx(CLI::App& app, int* exit_code);
+void RegisterStatus(CLI::App& app, int* exit_code);
 
 }  // namespace hc::cli
