@@ -13,9 +13,10 @@ namespace {
 using C = ProblemCode;
 
 // In enum order; SpecOf indexes it.
-constexpr std::array<ProblemSpec, 17> kSpecs = {{
+constexpr std::array<ProblemSpec, 18> kSpecs = {{
     {C::kBadRequest, "bad_request", 400, "Bad request"},
     {C::kMalformedJson, "malformed_json", 400, "Malformed JSON"},
+    {C::kInvalidTx, "invalid_tx", 400, "Invalid transaction"},
     {C::kUnauthenticated, "unauthenticated", 401, "Unauthenticated"},
     {C::kForbidden, "forbidden", 403, "Forbidden"},
     {C::kNotFound, "not_found", 404, "Not found"},

@@ -24,6 +24,7 @@ namespace hc::api {
 enum class ProblemCode : int {
   kBadRequest,            // 400 the request is malformed (bad target, bad field, garbage bytes)
   kMalformedJson,         // 400 the body is not parseable JSON
+  kInvalidTx,             // 400 a submitted tx fails its checks (size, parse, chain id, signature)
   kUnauthenticated,       // 401 missing or bad request signature, unknown identity
   kForbidden,             // 403 authenticated but not allowed
   kNotFound,              // 404 the route exists; the thing asked for does not

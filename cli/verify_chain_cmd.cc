@@ -3,6 +3,7 @@
 // database or the genesis file could not be used.
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -34,7 +35,12 @@ int RunVerifyChain(const VerifyChainOptions& opts) {
   }
   ledger::RocksOptions ro;
   ro.create_if_missing = false;
-  Result<std::unique_ptr<ledger::RocksKvStore>> stored = ledger::RocksKvStore::Open(opts.data, ro);
+  // A node keeps its database in <data_dir>/db; accept the data_dir of a node's config as well.
+  std::string db_dir = opts.data;
+  if (std::filesystem::exists(std::filesystem::path(db_dir) / "db" / "CURRENT")) {
+    db_dir = (std::filesystem::path(db_dir) / "db").string();
+  }
+  Result<std::unique_ptr<ledger::RocksKvStore>> stored = ledger::RocksKvStore::Open(db_dir, ro);
   if (!stored.ok()) {
     std::fprintf(stderr, "hcctl verify-chain: cannot open %s: %s\n", opts.data.c_str(),
                  stored.status().message().c_str());
@@ -100,7 +106,9 @@ void RegisterVerifyChain(CLI::App& app, int* exit_code) {
       "verify-chain",
       "Re-check a node's database offline: hash chain, every commit certificate against the "
       "genesis validators, log roots, and re-execution of every block");
-  cmd->add_option("--data", opts->data, "The node's RocksDB data directory")->required();
+  cmd->add_option("--data", opts->data,
+                  "The node's data directory (data_dir in its config) or its RocksDB directory")
+      ->required();
   cmd->add_option("--genesis", opts->genesis, "The chain's genesis file")->required();
   cmd->add_option("--scratch", opts->scratch,
                   "Directory for the replay's state (default: memory); must be new or empty");

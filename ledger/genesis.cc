@@ -190,6 +190,15 @@ Result<Genesis> FromJson(const json::value& root) {
   HC_ASSIGN_OR_RETURN(g.consensus.checkpoint_interval, param("checkpoint_interval", 1, 1'000'000));
   HC_ASSIGN_OR_RETURN(g.consensus.view_change_timeout_ms,
                       param("view_change_timeout_ms", 10, 3'600'000));
+  // The replica's window moves one checkpoint at a time and must hold two of them, so the next
+  // checkpoint can be collected while the window is full (docs/spec/pbft.md).
+  const uint32_t w = g.consensus.window;
+  const uint32_t ci = g.consensus.checkpoint_interval;
+  if (w % ci != 0 || w < 2 * ci || w > 256) {
+    return InvalidArgument("genesis: consensus.window: " + std::to_string(w) +
+                           " must be a multiple of consensus.checkpoint_interval (" +
+                           std::to_string(ci) + "), at least twice it, and at most 256");
+  }
   return g;
 }
 

@@ -52,8 +52,10 @@ struct ConsensusParams {
   uint32_t batch_txs_max = 1000;
   uint32_t batch_bytes_max = 1024 * 1024;
   uint32_t batch_delay_ms = 5;
-  uint32_t window = 16;
-  uint32_t checkpoint_interval = 128;
+  // The PBFT window: a multiple of checkpoint_interval, at least two intervals, at most 256
+  // (consensus::Config::Validate; checked when the genesis is parsed).
+  uint32_t window = 64;
+  uint32_t checkpoint_interval = 16;
   uint32_t view_change_timeout_ms = 2000;
 };
 

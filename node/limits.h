@@ -53,3 +53,57 @@ static_assert(kDefaultHandshakeTimeoutMs > 0);
 static_assert(kDefaultPendingHandshakesMax >= 1);
 
 }  // namespace hc::node
+
+// ---- The node daemon (node/node.h): driver, executor, mempool, state transfer, API ----
+namespace hc::node {
+
+// Events waiting for the driver thread (peer consensus messages, admitted txs, execution reports,
+// peer state changes). Producers on IO threads drop and count when it is full; the executor's
+// reports wait for room instead (they are never dropped).
+inline constexpr size_t kDriverQueueCapacity = 65'536;
+// The driver wakes at least this often even when no timer is due (metrics, status snapshot).
+inline constexpr int64_t kDriverIdleWakeMs = 50;
+// Events the driver handles before it looks at its timers again.
+inline constexpr size_t kDriverBatchMax = 256;
+// Consecutive persist records coalesced into one synced write.
+inline constexpr size_t kPersistBatchMax = 4096;
+
+// Committed blocks waiting for the executor. The replica commits at most a window (plus a
+// state-transfer buffer) ahead of execution, so this is never reached in practice; the driver
+// waits for room rather than dropping a commit.
+inline constexpr size_t kExecutorQueueCapacity = 4096;
+// Execution summaries the driver keeps in memory for App::ExecutedSummary (older ones are read
+// from the ledger).
+inline constexpr size_t kSummaryCacheMax = 1024;
+
+// Mempool admission jobs (API submissions and relayed txs) waiting for a verify worker. Beyond it
+// a client is told mempool_full and a relayed tx is dropped (the relayer retries by proposing).
+inline constexpr size_t kAdmissionQueueCapacity = 65'536;
+// Jobs a verify worker takes at once; its admitted txs go out in one TxRelay frame.
+inline constexpr size_t kAdmissionBatchMax = 256;
+inline constexpr uint32_t kVerifyThreadsMax = 64;
+// Verified tx signatures remembered until the block that carries the tx executes.
+inline constexpr size_t kVerifiedCacheMinEntries = 1024;
+
+// StateRequests waiting for the state server; beyond it requests are dropped (peers re-ask).
+inline constexpr size_t kStateServeQueueCapacity = 256;
+// Blocks one StateResponse carries at most (proto StateRequest: to <= from + 256).
+inline constexpr uint64_t kStateServeBlocksMax = 257;
+
+// Observers: how often a follower asks a validator for blocks above its tip, and how long it
+// waits for an answer before asking the next validator.
+inline constexpr int64_t kObserverPollMs = 300;
+inline constexpr int64_t kObserverRequestTimeoutMs = 2'000;
+
+// API: POST /v1/tx?wait=commit waits at most this long (the route's handler deadline is a little
+// longer, so the waiter is answered by the node, not by the server's 504).
+inline constexpr int64_t kWaitCommitMs = 30'000;
+inline constexpr int64_t kWaitCommitRouteDeadlineMs = kWaitCommitMs + 2'000;
+// Commit waiters registered at once (each holds a Responder); beyond it wait=commit is refused.
+inline constexpr size_t kCommitWaitersMax = 100'000;
+
+static_assert(kDriverBatchMax >= 1 && kAdmissionBatchMax >= 1);
+static_assert(kStateServeBlocksMax == 257, "proto StateRequest: to_height <= from_height + 256");
+static_assert(kWaitCommitRouteDeadlineMs > kWaitCommitMs);
+
+}  // namespace hc::node

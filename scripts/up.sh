@@ -1,64 +1,292 @@
 #!/usr/bin/env bash
-# The main job. Today Health Chain has its foundation (crypto, the RFC 9162 verifiable log and the
-# wire schema) but no node yet, so this runs the part of the mission that exists, for real:
-#   1. bootstrap the Debian packages and build hcctl (release preset);
-#   2. create identities for a hospital, an insurer and a patient (0600 key files under var/demo);
-#   3. append a few events to a verifiable log and prove one event's inclusion and the log's
-#      append-only growth, the way an insurer will check a claim's history offline;
-#   4. show that a tampered proof is refused.
-# The 4-validator network arrives with the node (issue 5); this script will start it then.
+# The main job: a Health Chain network on this machine, and the mission played through its API.
+#
+#   1. bootstrap the Debian packages, build hcctl and the node daemon (release preset);
+#   2. generate a network of 4 validators and 1 observer under var/local-4 (reused when present);
+#   3. start the 5 nodes in the background (logs: var/local-4/<node>/node.log) and wait until they
+#      agree on a height;
+#   4. play a scenario through the API, printing every step and its receipt: a commission
+#      registers two hospitals, an insurer and a consent policy; a patient enrolls; hospital A
+#      anchors a record; consent, access (GRANTED / DENIED), break-glass, a claim, its duplicate,
+#      adjudication, revocation; then every node's head hash is compared;
+#   5. stop the nodes cleanly and re-verify the observer's copy of the chain offline.
+#
+# Usage: scripts/up.sh [--keep-running | --detach] [--reset] [--no-build]
+#        scripts/up.sh --stop
+#   --keep-running  after the scenario, leave the network up in the foreground; Ctrl-C stops it
+#   --detach        after the scenario, leave the network running in the background and exit;
+#                   stop it later with scripts/up.sh --stop
+#   --reset         stop the network and delete var/local-4 (keys, chain data) before starting
+#   --no-build      use the binaries already in build/release
+#   --stop          stop a network left running by --detach, and exit
+# Exit code: 0 when every step behaved as expected, 1 when a step did not, 2 on a failure to
+# build or start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/bootstrap.sh
-cmake --preset release >/dev/null
-cmake --build --preset release -j "${HC_JOBS:-2}" --target hcctl
-HCCTL=build/release/cli/hcctl
-DEMO=var/demo
-mkdir -p "$DEMO"
+NET=var/local-4
+HCCTL=${HC_HCCTL:-build/release/cli/hcctl}
+NODE_BIN=${HC_NODE_BIN:-build/release/node/healthchain}  # HC_NODE_BIN: tests of this script
+NODES=(validator-0 validator-1 validator-2 validator-3 observer-0)
+BASE_PORT=${HC_BASE_PORT:-7000}   # peers on 7000.., API on 8000..
+JOBS=${HC_JOBS:-2}
 
-echo
-echo "== identities (Ed25519 for signing, X25519 for key wrapping; files are 0600) =="
-for who in hospital insurer patient; do
-  if [ ! -f "$DEMO/$who.key.json" ]; then
-    "$HCCTL" keygen --out "$DEMO/$who.key.json" >"$DEMO/$who.pub.txt"
-  fi
-  echo "$who: $(grep "^id" "$DEMO/$who.pub.txt")"
+keep_running=0; detach=0; reset=0; build=1; stop_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --keep-running) keep_running=1 ;;
+    --detach) detach=1 ;;
+    --reset) reset=1 ;;
+    --no-build) build=0 ;;
+    --stop) stop_only=1 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    *) echo "up.sh: unknown argument $arg (see --help)" >&2; exit 2 ;;
+  esac
 done
 
+api_url() {  # node name -> its API URL, from its node.toml
+  local listen
+  listen=$(sed -n "/^\[api\]/,/^\[/s/^listen *= *['\"]\(.*\)['\"]/\1/p" "$NET/$1/node.toml")
+  echo "http://$listen"
+}
+
+# Whether pid file $1 names a live healthchain process (guards against a reused pid).
+running_pid() {
+  local pidfile=$1 pid
+  [ -f "$pidfile" ] || return 1
+  pid=$(cat "$pidfile")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q healthchain "/proc/$pid/cmdline" 2>/dev/null \
+    && echo "$pid"
+}
+
+stop_network() {
+  local node pid pids=()
+  for node in "${NODES[@]}"; do
+    if pid=$(running_pid "$NET/$node/node.pid"); then
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    fi
+  done
+  [ ${#pids[@]} -eq 0 ] && return 0
+  echo "stopping ${#pids[@]} node(s) (SIGTERM)..."
+  for _ in $(seq 1 100); do
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ $alive -eq 0 ] && break
+    sleep 0.2
+  done
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "node pid $pid did not stop within 20 s; killing it" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  for node in "${NODES[@]}"; do rm -f "$NET/$node/node.pid"; done
+  echo "network stopped"
+}
+
+if [ $stop_only -eq 1 ]; then
+  stop_network
+  exit 0
+fi
+
+# ---- 1. packages and build ----
+if [ $build -eq 1 ]; then
+  scripts/bootstrap.sh
+  cmake --preset release >/dev/null
+  cmake --build --preset release -j "$JOBS" --target hcctl
+  if ! cmake --build --preset release -j "$JOBS" --target healthchain; then
+    echo "up.sh: the node daemon (target healthchain) does not build; see the errors above" >&2
+    exit 2
+  fi
+fi
+for bin in "$HCCTL" "$NODE_BIN"; do
+  [ -x "$bin" ] || { echo "up.sh: $bin is missing (run without --no-build)" >&2; exit 2; }
+done
+
+# ---- 2. the network ----
+for node in "${NODES[@]}"; do
+  if running_pid "$NET/$node/node.pid" >/dev/null; then
+    echo "up.sh: $node is already running (pid $(cat "$NET/$node/node.pid")); scripts/up.sh --stop first" >&2
+    exit 2
+  fi
+done
+if [ $reset -eq 1 ] && [ -d "$NET" ]; then
+  echo "== --reset: deleting $NET (keys and chain data) =="
+  rm -rf "$NET"
+fi
 echo
-echo "== a verifiable log of events (RFC 9162 Merkle tree) =="
-cat >"$DEMO/entries.txt" <<'ENTRIES'
-RegisterOrg hospital St Mary
-RegisterOrg insurer Northwind Health
-EnrollPatient p-1
-GrantConsent p-1 -> St Mary TREAT
-AnchorRecord r-1 discharge summary sha256=...
-AccessRecord r-1 by St Mary TREAT GRANTED
-GrantConsent p-1 -> Northwind HPAYMT
-SubmitClaim c-1 by St Mary to Northwind
-ENTRIES
-wc -l <"$DEMO/entries.txt" | xargs echo "entries:"
+if [ -f "$NET/genesis.json" ]; then
+  echo "== reusing the network in $NET (scripts/up.sh --reset starts afresh) =="
+else
+  echo "== generating a network of 4 validators and 1 observer in $NET =="
+  "$HCCTL" network new --validators 4 --observers 1 --out "$NET" \
+    --chain-id healthchain-local-4 --base-port "$BASE_PORT"
+fi
+
+# ---- 3. start ----
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_network
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 echo
-echo "== inclusion proof: the claim (entry 7) is in the log of 8 entries =="
-"$HCCTL" proof make-inclusion --entries "$DEMO/entries.txt" --index 7 >"$DEMO/inclusion.json"
-cat "$DEMO/inclusion.json"; echo
-printf 'verify-inclusion: '; "$HCCTL" proof verify-inclusion "$DEMO/inclusion.json"
+echo "== starting ${#NODES[@]} nodes =="
+for node in "${NODES[@]}"; do
+  "$NODE_BIN" --config "$NET/$node/node.toml" >>"$NET/$node/node.log" 2>&1 &
+  echo $! >"$NET/$node/node.pid"
+  echo "$node: pid $!  api $(api_url "$node")  log $NET/$node/node.log"
+done
+
+# Waits until every node answers and all report the same height and head hash (at least $1).
+wait_agreement() {
+  local min_height=$1 deadline=$((SECONDS + $2)) node h hash heights hashes
+  while [ $SECONDS -lt $deadline ]; do
+    heights=(); hashes=()
+    for node in "${NODES[@]}"; do
+      if ! running_pid "$NET/$node/node.pid" >/dev/null; then
+        echo "up.sh: $node exited; last lines of its log:" >&2
+        tail -n 20 "$NET/$node/node.log" >&2
+        return 2
+      fi
+      h=$("$HCCTL" status --node "$(api_url "$node")" --field height --timeout-ms 2000 2>/dev/null) || h=""
+      hash=$("$HCCTL" status --node "$(api_url "$node")" --field head_hash --timeout-ms 2000 2>/dev/null) || hash=""
+      heights+=("$h"); hashes+=("$hash")
+    done
+    if [ -n "${heights[0]}" ] && [ "${heights[0]}" -ge "$min_height" ] 2>/dev/null &&
+       [ "$(printf '%s\n' "${heights[@]}" | sort -u | wc -l)" -eq 1 ] &&
+       [ "$(printf '%s\n' "${hashes[@]}" | sort -u | wc -l)" -eq 1 ]; then
+      AGREED_HEIGHT=${heights[0]}; AGREED_HASH=${hashes[0]}
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "up.sh: the nodes did not agree within $2 s:" >&2
+  for i in "${!NODES[@]}"; do echo "  ${NODES[$i]}: height ${heights[$i]:-?} head ${hashes[$i]:-?}" >&2; done
+  return 1
+}
 
 echo
-echo "== consistency proof: the log of 5 entries is a prefix of the log of 8 =="
-"$HCCTL" proof make-consistency --entries "$DEMO/entries.txt" --size1 5 >"$DEMO/consistency.json"
-printf 'verify-consistency: '; "$HCCTL" proof verify-consistency "$DEMO/consistency.json"
+echo "== waiting until every node answers and all agree on a height =="
+wait_agreement 0 60 || exit 2
+echo "all ${#NODES[@]} nodes at height $AGREED_HEIGHT, head $AGREED_HASH"
+for node in "${NODES[@]}"; do echo; echo "-- $node"; "$HCCTL" status --node "$(api_url "$node")"; done
+
+# ---- 4. the scenario ----
+run=$(date +%Y%m%d%H%M%S)   # fresh ids and identities per run, so a reused chain takes them too
+DEMO=$NET/demo/run-$run
+mkdir -p "$DEMO"
+for who in hospital-a hospital-b insurer patient; do
+  "$HCCTL" keygen --out "$DEMO/$who.key.json" >"$DEMO/$who.pub.txt"
+done
+COMMISSION=$NET/commission-0.key.json
+GENESIS=$NET/genesis.json
+head -c 4096 /dev/urandom >"$DEMO/record.ciphertext"   # stands in for an encrypted record
+printf 'Consent policy %s: patients choose who may see which records, for which purpose.\n' "$run" \
+  >"$DEMO/policy.txt"
+
+failures=0
+step_no=0
+# step "title" EXPECTED signer-key node-index hcctl-tx-args...
+step() {
+  local title=$1 expect=$2 key=$3 via=$4; shift 4
+  step_no=$((step_no + 1))
+  local url; url=$(api_url "validator-$via")
+  echo
+  echo "== $step_no. $title  (expect $expect; sent to validator-$via) =="
+  if "$HCCTL" tx "$@" --key "$key" --node "$url" --genesis "$GENESIS" --wait --expect "$expect"; then
+    :
+  else
+    echo "!! step $step_no did not behave as expected" >&2
+    failures=$((failures + 1))
+  fi
+}
+
+P=$DEMO/patient.key.json; A=$DEMO/hospital-a.key.json; B=$DEMO/hospital-b.key.json
+I=$DEMO/insurer.key.json
+REC=rec-$run; CLAIM=claim-$run; POLICY=policy-$run
+
+step "commission registers hospital A" OK "$COMMISSION" 0 register-org \
+  --org-key "$A" --role hospital --name "St Mary Hospital ($run)"
+step "commission registers hospital B" OK "$COMMISSION" 1 register-org \
+  --org-key "$B" --role hospital --name "City Clinic ($run)"
+step "commission registers an insurer" OK "$COMMISSION" 2 register-org \
+  --org-key "$I" --role insurer --name "Northwind Health ($run)"
+step "commission registers a consent policy" OK "$COMMISSION" 3 register-policy \
+  --policy-id "$POLICY" --uri "https://commission.example/policies/$POLICY" --document "$DEMO/policy.txt"
+step "the patient enrolls (pseudonymous: only keys reach the ledger)" OK "$P" 0 enroll-patient \
+  --patient "$P"
+step "hospital A anchors an encrypted discharge summary (hash only)" OK "$A" 1 anchor-record \
+  --record-id "$REC" --patient "$P" --category discharge-summary --file "$DEMO/record.ciphertext" \
+  --description "Discharge summary"
+step "the patient consents to hospital B for treatment" OK "$P" 2 grant-consent \
+  --consent-id "consent-b-$run" --patient "$P" --grantee "$B" --purpose TREAT \
+  --category discharge-summary --policy "$POLICY"
+step "hospital B accesses the record for treatment" GRANTED "$B" 3 access-record \
+  --record-id "$REC" --purpose TREAT
+step "the insurer tries to access the record without consent" DENIED "$I" 0 access-record \
+  --record-id "$REC" --purpose HPAYMT
+step "hospital B breaks the glass in an emergency (flagged for review)" OK "$B" 1 break-glass \
+  --record-id "$REC" --justification "Patient unconscious in the emergency department"
+step "the patient consents to the insurer for payment" OK "$P" 2 grant-consent \
+  --consent-id "consent-i-$run" --patient "$P" --grantee "$I" --purpose HPAYMT \
+  --record-id "$REC" --policy "$POLICY"
+step "hospital A submits a claim with the record as evidence" OK "$A" 3 submit-claim \
+  --claim-id "$CLAIM" --patient "$P" --insurer "$I" --service-date "$(date +%F)" \
+  --item 99223:1:25000 --item 80053:1:4500 --invoice "INV-$run" --evidence "$REC"
+step "hospital A submits the same claim again under another id" DUPLICATE "$A" 0 submit-claim \
+  --claim-id "$CLAIM-again" --patient "$P" --insurer "$I" --service-date "$(date +%F)" \
+  --item 99223:1:25000 --item 80053:1:4500 --invoice "INV-$run" --evidence "$REC"
+step "the insurer adjudicates the claim" OK "$I" 1 adjudicate-claim \
+  --claim-id "$CLAIM" --decision approved --approved-cents 29500 --note "covered in full"
+step "the patient revokes hospital B's consent" OK "$P" 2 revoke-consent \
+  --consent-id "consent-b-$run" --reason "changed provider"
+step "hospital B tries to access the record again" DENIED "$B" 3 access-record \
+  --record-id "$REC" --purpose TREAT
 
 echo
-echo "== tampering is detected: the same proof claimed for entry 6 =="
-sed 's/"leafIdx":7/"leafIdx":6/' "$DEMO/inclusion.json" >"$DEMO/tampered.json"
-printf 'verify-inclusion: '
-if "$HCCTL" proof verify-inclusion "$DEMO/tampered.json"; then
-  echo "ERROR: a tampered proof verified" >&2
-  exit 1
+echo "== every validator and the observer agree on the head =="
+if wait_agreement 1 60; then
+  for node in "${NODES[@]}"; do
+    echo "$node: height $AGREED_HEIGHT  head $("$HCCTL" status --node "$(api_url "$node")" --field head_hash)"
+  done
+else
+  failures=$((failures + 1))
 fi
 
 echo
-echo "Foundation demo complete. The validator network is not built yet (see README, 'Status')."
+if [ $failures -eq 0 ]; then
+  echo "Scenario complete: every step behaved as expected."
+else
+  echo "Scenario complete with $failures unexpected step(s); node logs are in $NET/<node>/node.log." >&2
+fi
+
+# ---- 5. stop, or keep running ----
+if [ $detach -eq 1 ]; then
+  trap - EXIT INT TERM
+  echo
+  echo "The network keeps running in the background:"
+  for node in "${NODES[@]}"; do echo "  $node  $(api_url "$node")  (hcctl status --node $(api_url "$node"))"; done
+  echo "Stop it with: scripts/up.sh --stop"
+  exit $((failures > 0 ? 1 : 0))
+fi
+if [ $keep_running -eq 1 ]; then
+  echo
+  echo "The network is running; Ctrl-C stops every node cleanly."
+  for node in "${NODES[@]}"; do echo "  $node  $(api_url "$node")"; done
+  trap 'exit $((failures > 0 ? 1 : 0))' INT TERM
+  while :; do sleep 1; done
+fi
+
+trap - EXIT INT TERM
+stop_network
+echo
+echo "== the observer's copy of the chain, re-verified offline from genesis =="
+if ! "$HCCTL" verify-chain --data "$NET/observer-0/data" --genesis "$GENESIS" --quiet; then
+  failures=$((failures + 1))
+fi
+exit $((failures > 0 ? 1 : 0))

@@ -100,6 +100,25 @@ TEST(GenesisTest, MalformedFilesNameTheField) {
   ExpectFieldError(Edit([](auto& o) { o["consensus"].as_object()["window"] = "16"; }),
                    "consensus.window");
   ExpectFieldError(Edit([](auto& o) { o["consensus"].as_object()["typo"] = 1; }), "consensus.typo");
+  // The window must hold two checkpoint intervals and move by whole intervals (the replica's rule).
+  ExpectFieldError(Edit([](auto& o) {
+                     o["consensus"].as_object()["window"] = 16;
+                     o["consensus"].as_object()["checkpoint_interval"] = 128;
+                   }),
+                   "consensus.window");
+  ExpectFieldError(Edit([](auto& o) {
+                     o["consensus"].as_object()["window"] = 40;
+                     o["consensus"].as_object()["checkpoint_interval"] = 16;
+                   }),
+                   "consensus.window");
+}
+
+TEST(GenesisTest, DefaultConsensusParametersSatisfyTheReplica) {
+  Genesis g;
+  g.chain_id = "hc-test";
+  EXPECT_EQ(g.consensus.window % g.consensus.checkpoint_interval, 0u);
+  EXPECT_GE(g.consensus.window, 2 * g.consensus.checkpoint_interval);
+  EXPECT_LE(g.consensus.window, 256u);
 }
 
 TEST(GenesisTest, FoundingCommissionsAreActiveOrgs) {

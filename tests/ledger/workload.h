@@ -55,7 +55,10 @@ class Workload {
   static std::string Insurer(int i) { return "ins-" + std::to_string(i); }
   static std::string Patient(int i) { return "pat-" + std::to_string(i); }
 
-  int Pick(int n) { return static_cast<int>(rng_() % static_cast<uint64_t>(n)); }
+  int Pick(int n) {
+    HC_ASSERT_GT(n, 0);  // a workload bug, not an input: callers check for an empty pool first
+    return static_cast<int>(rng_() % static_cast<uint64_t>(n));
+  }
   bool Percent(int p) { return Pick(100) < p; }
 
   std::string EnrollNext() {
@@ -157,6 +160,7 @@ class Workload {
       case 0:
         return "garbage-" + std::to_string(rng_());
       case 1: {  // a bad signature
+        if (records_.empty()) return "garbage";
         pb::SignedTx st;
         if (!st.ParseFromString(f_.Access(Hospital(0), AnyRecord().id))) return "garbage";
         std::string sig = st.signature();
@@ -171,6 +175,7 @@ class Workload {
         return replayable_[Pick(static_cast<int>(replayable_.size()))];
       }
       default: {
+        if (records_.empty()) return "garbage";
         std::string tx = f_.Access(Insurer(0), AnyRecord().id, pb::PURPOSE_HPAYMT);
         if (replayable_.size() < 64) replayable_.push_back(tx);
         return tx;

@@ -1,0 +1,302 @@
+#include "node/mempool.h"
+
+#include <chrono>
+
+#include "common/assert.h"
+#include "common/clock.h"
+#include "consensus/limits.h"
+#include "crypto/hash.h"
+#include "ledger/tx.h"
+#include "node/limits.h"
+
+namespace hc::node {
+
+// ---- VerifiedTxCache ----
+
+VerifiedTxCache::VerifiedTxCache(const crypto::Verifier& real, size_t capacity)
+    : real_(real), capacity_(capacity) {
+  HC_ASSERT_GT(capacity, size_t{0});
+}
+
+Hash32 VerifiedTxCache::KeyOf(const crypto::Ed25519PublicKey& key, std::string_view domain,
+                              ByteView message, ByteView signature) {
+  // Reused per thread: an EVP context per call would cost as much as the hashing (DESIGN.md §8).
+  thread_local crypto::Sha256Hasher h;
+  const uint8_t len = static_cast<uint8_t>(domain.size());
+  h.Update(ByteView(&len, 1));
+  h.Update(AsBytes(domain));
+  h.Update(key);
+  h.Update(signature);
+  h.Update(message);
+  return h.Final();
+}
+
+bool VerifiedTxCache::Verify(const crypto::Ed25519PublicKey& key, std::string_view domain,
+                             ByteView message, ByteView signature) const {
+  const Hash32 k = KeyOf(key, domain, message, signature);
+  {
+    std::lock_guard lock(mu_);
+    if (set_.erase(k) > 0) {
+      hits_.fetch_add(1, std::memory_order_relaxed);
+      return true;  // the fifo entry goes when it reaches the front
+    }
+  }
+  misses_.fetch_add(1, std::memory_order_relaxed);
+  return real_.Verify(key, domain, message, signature);
+}
+
+bool VerifiedTxCache::VerifyAndRemember(const crypto::Ed25519PublicKey& key,
+                                        std::string_view domain, ByteView message,
+                                        ByteView signature) const {
+  if (!real_.Verify(key, domain, message, signature)) return false;
+  const Hash32 k = KeyOf(key, domain, message, signature);
+  std::lock_guard lock(mu_);
+  if (set_.insert(k).second) {
+    fifo_.push_back(k);
+    while (fifo_.size() > capacity_) {
+      set_.erase(fifo_.front());
+      fifo_.pop_front();
+    }
+  }
+  return true;
+}
+
+size_t VerifiedTxCache::size() const {
+  std::lock_guard lock(mu_);
+  return set_.size();
+}
+
+// ---- Mempool ----
+
+std::string_view AdmitCodeName(AdmitCode code) {
+  switch (code) {
+    case AdmitCode::kAdmitted:
+      return "admitted";
+    case AdmitCode::kInvalid:
+      return "invalid";
+    case AdmitCode::kDuplicatePending:
+      return "duplicate_pending";
+    case AdmitCode::kDuplicateCommitted:
+      return "duplicate_committed";
+    case AdmitCode::kFull:
+      return "full";
+  }
+  return "unknown";
+}
+
+class Mempool::RememberingVerifier final : public crypto::Verifier {
+ public:
+  explicit RememberingVerifier(const VerifiedTxCache& cache) : cache_(cache) {}
+  bool Verify(const crypto::Ed25519PublicKey& key, std::string_view domain, ByteView message,
+              ByteView signature) const override {
+    return cache_.VerifyAndRemember(key, domain, message, signature);
+  }
+
+ private:
+  const VerifiedTxCache& cache_;
+};
+
+Mempool::Mempool(MempoolOptions options, const crypto::Verifier& real, CommittedFn committed)
+    : options_(std::move(options)),
+      cache_(real, std::max<size_t>(kVerifiedCacheMinEntries, 2 * options_.txs_max)),
+      remembering_(std::make_unique<RememberingVerifier>(cache_)),
+      committed_(std::move(committed)) {}
+
+Mempool::~Mempool() = default;
+
+bool Mempool::NoteRelayer(Entry& e, uint32_t relayer) {
+  if (relayer >= 64) return false;
+  const uint64_t bit = uint64_t{1} << relayer;
+  if (e.relayers & bit) return false;
+  e.relayers |= bit;
+  return true;
+}
+
+AdmitResult Mempool::Admit(ByteView tx, uint32_t relayer, int64_t now_ms) {
+  AdmitResult r;
+  r.size_bytes = static_cast<uint32_t>(std::min<size_t>(tx.size(), UINT32_MAX));
+  const uint64_t cap = options_.tx_bytes_max ? options_.tx_bytes_max : consensus::kMaxTxBytes;
+  if (tx.empty() || tx.size() > cap) {
+    r.code = AdmitCode::kInvalid;
+    r.detail = "R1: tx of " + std::to_string(tx.size()) + " bytes (1.." + std::to_string(cap) +
+               " allowed)";
+    return r;
+  }
+  r.tx_id = ledger::TxIdOf(tx);
+  auto check_pending = [&]() -> bool {
+    auto it = txs_.find(r.tx_id);
+    if (it == txs_.end()) return false;
+    r.code = AdmitCode::kDuplicatePending;
+    r.report_to_replica = NoteRelayer(it->second, relayer) && !it->second.committed;
+    return true;
+  };
+  auto full = [&] {
+    return txs_.size() >= options_.txs_max || bytes_ + tx.size() > options_.bytes_max;
+  };
+  {
+    std::lock_guard lock(mu_);
+    if (check_pending()) return r;
+    if (full()) {
+      r.code = AdmitCode::kFull;
+      return r;
+    }
+  }
+  if (committed_ && committed_(r.tx_id)) {
+    r.code = AdmitCode::kDuplicateCommitted;
+    return r;
+  }
+  auto decoded = ledger::DecodeTx(tx, options_.chain_id, *remembering_);
+  if (!decoded.ok()) {
+    r.code = AdmitCode::kInvalid;
+    r.detail = decoded.status().message();
+    return r;
+  }
+  std::lock_guard lock(mu_);
+  if (check_pending()) return r;
+  if (full()) {
+    r.code = AdmitCode::kFull;
+    return r;
+  }
+  Entry e;
+  e.tx.assign(tx.begin(), tx.end());
+  e.order = next_order_++;
+  e.admitted_ms = now_ms;
+  e.own = relayer == options_.self;
+  NoteRelayer(e, relayer);
+  order_.emplace(e.order, r.tx_id);
+  bytes_ += e.tx.size();
+  txs_.emplace(r.tx_id, std::move(e));
+  r.code = AdmitCode::kAdmitted;
+  r.report_to_replica = true;
+  // The executor writes the ledger, then removes the block's txs from the mempool. A tx whose
+  // block executed while this admission was verifying it passed the first check above and missed
+  // that removal: check again now that it is inserted (either the removal comes after the
+  // insertion, or the ledger write before it is visible here).
+  if (committed_ && committed_(r.tx_id)) {
+    auto it = txs_.find(r.tx_id);
+    bytes_ -= it->second.tx.size();
+    order_.erase(it->second.order);
+    txs_.erase(it);
+    r.code = AdmitCode::kDuplicateCommitted;
+    r.report_to_replica = false;
+  }
+  return r;
+}
+
+std::vector<Bytes> Mempool::Select(size_t max_txs, uint64_t max_bytes,
+                                   const consensus::TxIdSet& exclude) const {
+  std::vector<Bytes> out;
+  uint64_t total = 0;
+  std::lock_guard lock(mu_);
+  for (const auto& [order, id] : order_) {
+    if (out.size() >= max_txs) break;
+    if (exclude.contains(id)) continue;
+    const Entry& e = txs_.at(id);
+    if (e.committed) continue;
+    if (total + e.tx.size() > max_bytes) break;
+    total += e.tx.size();
+    out.push_back(e.tx);
+  }
+  return out;
+}
+
+void Mempool::RemoveCommitted(const std::vector<TxId>& ids, std::vector<int64_t>* own_admitted_ms) {
+  std::lock_guard lock(mu_);
+  for (const TxId& id : ids) {
+    auto it = txs_.find(id);
+    if (it == txs_.end()) continue;
+    if (own_admitted_ms && it->second.own) own_admitted_ms->push_back(it->second.admitted_ms);
+    bytes_ -= it->second.tx.size();
+    order_.erase(it->second.order);
+    txs_.erase(it);
+  }
+}
+
+void Mempool::MarkCommitted(const std::vector<TxId>& ids) {
+  std::lock_guard lock(mu_);
+  for (const TxId& id : ids) {
+    auto it = txs_.find(id);
+    if (it != txs_.end()) it->second.committed = true;
+  }
+}
+
+bool Mempool::Proposable(const TxId& id) const {
+  std::lock_guard lock(mu_);
+  auto it = txs_.find(id);
+  return it != txs_.end() && !it->second.committed;
+}
+
+bool Mempool::Contains(const TxId& id) const {
+  std::lock_guard lock(mu_);
+  return txs_.contains(id);
+}
+
+size_t Mempool::size() const {
+  std::lock_guard lock(mu_);
+  return txs_.size();
+}
+
+uint64_t Mempool::bytes() const {
+  std::lock_guard lock(mu_);
+  return bytes_;
+}
+
+// ---- AdmissionPool ----
+
+AdmissionPool::AdmissionPool(Mempool& mempool, uint32_t threads, BatchFn on_batch)
+    : mempool_(mempool), on_batch_(std::move(on_batch)), queue_(kAdmissionQueueCapacity) {
+  HC_ASSERT(threads >= 1 && threads <= kVerifyThreadsMax);
+  for (uint32_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Run(); });
+}
+
+AdmissionPool::~AdmissionPool() { Stop(); }
+
+bool AdmissionPool::Submit(AdmissionJob job) {
+  if (stopping_.load()) return false;
+  return queue_.TryPush(std::move(job));
+}
+
+void AdmissionPool::Stop() {
+  if (stopping_.exchange(true)) return;
+  queue_.Close();
+  for (std::thread& t : workers_) t.join();
+  workers_.clear();
+}
+
+void AdmissionPool::Run() {
+  SystemClock clock;
+  std::vector<AdmissionJob> jobs;
+  std::vector<AdmittedTx> admitted;
+  while (true) {
+    auto first = queue_.PopFor(std::chrono::milliseconds(100));
+    if (!first) {
+      if (queue_.closed()) return;
+      continue;
+    }
+    if (stopping_.load()) return;
+    jobs.clear();
+    jobs.push_back(std::move(*first));
+    while (jobs.size() < kAdmissionBatchMax) {
+      auto next = queue_.TryPop();
+      if (!next) break;
+      jobs.push_back(std::move(*next));
+    }
+    admitted.clear();
+    for (AdmissionJob& job : jobs) {
+      const AdmitResult r = mempool_.Admit(job.tx, job.relayer, clock.NowMs());
+      if (r.report_to_replica) {
+        AdmittedTx a;
+        a.tx_id = r.tx_id;
+        a.size_bytes = r.size_bytes;
+        a.relayer = job.relayer;
+        a.newly_admitted = r.code == AdmitCode::kAdmitted;
+        if (a.newly_admitted) a.tx = std::move(job.tx);
+        admitted.push_back(std::move(a));
+      }
+      if (job.done) job.done(r);
+    }
+    if (!admitted.empty() && on_batch_) on_batch_(admitted);
+  }
+}
+
+}  // namespace hc::node

@@ -1,0 +1,209 @@
+// The mempool: signed txs admitted by this node and not yet executed (DESIGN.md §3, §8).
+//
+// Admission (Mempool::Admit) checks, cheapest first: the size cap (docs/spec/wire.md W6), a
+// duplicate of a pending tx, a duplicate of a committed tx (the ledger's tx index, through
+// `committed`), room (count and bytes), and then ledger::DecodeTx: parse, chain id, field bounds
+// and the Ed25519 signature over the exact body bytes (R1..R4). The signature is checked once per
+// node: a successful check is remembered in a VerifiedTxCache, and the executor's PrepareBlock
+// verifies through that cache (block_verifier()), so a block's txs that passed admission here are
+// not verified again.
+//
+// AdmissionPool runs admissions on `verify_threads` workers fed by a bounded queue; API
+// submissions and txs relayed by peers go through the same path.
+//
+// Thread-safety: every method of Mempool, VerifiedTxCache and AdmissionPool is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "common/bounded_queue.h"
+#include "common/bytes.h"
+#include "common/status.h"
+#include "consensus/app.h"
+#include "crypto/signer.h"
+
+namespace hc::node {
+
+using consensus::TxId;
+
+// Remembers signatures that verified, until a block's execution looks them up once.
+class VerifiedTxCache final : public crypto::Verifier {
+ public:
+  // `real` must outlive the cache. At most `capacity` signatures are remembered (oldest first
+  // out).
+  VerifiedTxCache(const crypto::Verifier& real, size_t capacity);
+
+  // A remembered signature verifies without Ed25519 (and is forgotten); anything else is checked
+  // by the real verifier and not remembered.
+  bool Verify(const crypto::Ed25519PublicKey& key, std::string_view domain, ByteView message,
+              ByteView signature) const override;
+
+  // Checks with the real verifier and remembers a valid signature (mempool admission).
+  bool VerifyAndRemember(const crypto::Ed25519PublicKey& key, std::string_view domain,
+                         ByteView message, ByteView signature) const;
+
+  size_t size() const;
+  uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
+  uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
+
+ private:
+  static Hash32 KeyOf(const crypto::Ed25519PublicKey& key, std::string_view domain,
+                      ByteView message, ByteView signature);
+
+  const crypto::Verifier& real_;
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  mutable std::unordered_set<Hash32, consensus::Hash32Hasher> set_;
+  mutable std::deque<Hash32> fifo_;
+  mutable std::atomic<uint64_t> hits_{0};
+  mutable std::atomic<uint64_t> misses_{0};
+};
+
+enum class AdmitCode {
+  kAdmitted,
+  kInvalid,             // R1..R4 failed, or above the size cap
+  kDuplicatePending,    // already in the mempool
+  kDuplicateCommitted,  // already in the ledger
+  kFull,                // the mempool is at its count or byte bound
+};
+std::string_view AdmitCodeName(AdmitCode code);
+
+struct AdmitResult {
+  AdmitCode code = AdmitCode::kInvalid;
+  TxId tx_id{};
+  uint32_t size_bytes = 0;
+  std::string detail;  // why, for kInvalid (cites the rule: "R2: chain id ...")
+  // kAdmitted, or kDuplicatePending from a relayer not seen before for this tx: the replica must
+  // hear of (tx_id, relayer) (Replica::OnTx).
+  bool report_to_replica = false;
+};
+
+struct MempoolOptions {
+  std::string chain_id;
+  uint64_t txs_max = 200'000;
+  uint64_t bytes_max = 256ull << 20;
+  uint64_t tx_bytes_max = 0;  // 0: consensus::kMaxTxBytes
+  uint32_t self = 0;          // this node's replica id (its own submissions)
+};
+
+class Mempool {
+ public:
+  // True when the ledger already holds `tx_id` (its tx index). Thread-safe.
+  using CommittedFn = std::function<bool(const TxId&)>;
+
+  // `real` must outlive the mempool.
+  Mempool(MempoolOptions options, const crypto::Verifier& real, CommittedFn committed);
+  ~Mempool();
+
+  // Admits SignedTx bytes first heard from `relayer` (a validator index; options.self for a client
+  // submission). Runs the signature check on the calling thread.
+  AdmitResult Admit(ByteView tx, uint32_t relayer, int64_t now_ms);
+
+  // Up to `max_txs` txs totalling at most `max_bytes`, oldest first, none in `exclude`.
+  std::vector<Bytes> Select(size_t max_txs, uint64_t max_bytes,
+                            const consensus::TxIdSet& exclude) const;
+
+  // Marks txs of a block the replica committed (driver thread, at its CommitAction): they are
+  // no longer selected for proposals nor reported to the replica again, but stay (as pending)
+  // until their block executes. The replica forgets committed txs at once (it would track a late
+  // relay as new work and time out on it), so the node must not tell it of them again.
+  void MarkCommitted(const std::vector<TxId>& ids);
+  // In the mempool and not yet committed: the replica may hear of it.
+  bool Proposable(const TxId& id) const;
+
+  // Removes executed txs. For each removed tx this node admitted from a client, appends the time
+  // it was admitted to *own_admitted_ms (commit latency); may be null.
+  void RemoveCommitted(const std::vector<TxId>& ids, std::vector<int64_t>* own_admitted_ms);
+
+  bool Contains(const TxId& id) const;
+  size_t size() const;
+  uint64_t bytes() const;
+  const MempoolOptions& options() const { return options_; }
+
+  // Verifies a block's txs through the admission cache (ledger::PrepareBlock).
+  const crypto::Verifier& block_verifier() const { return cache_; }
+  const VerifiedTxCache& cache() const { return cache_; }
+
+ private:
+  struct Entry {
+    Bytes tx;
+    uint64_t order = 0;
+    uint64_t relayers = 0;  // bit per validator index
+    int64_t admitted_ms = 0;
+    bool own = false;
+    bool committed = false;  // in a committed block that has not executed yet
+  };
+  class RememberingVerifier;
+
+  // Records `relayer` for a pending tx; true if it is new. Requires mu_.
+  static bool NoteRelayer(Entry& e, uint32_t relayer);
+
+  const MempoolOptions options_;
+  VerifiedTxCache cache_;
+  std::unique_ptr<RememberingVerifier> remembering_;
+  CommittedFn committed_;
+
+  mutable std::mutex mu_;
+  std::unordered_map<TxId, Entry, consensus::Hash32Hasher> txs_;
+  std::map<uint64_t, TxId> order_;
+  uint64_t next_order_ = 0;
+  uint64_t bytes_ = 0;
+};
+
+// One admitted (or newly relayed) tx, reported to the node after its worker's batch.
+struct AdmittedTx {
+  TxId tx_id{};
+  uint32_t size_bytes = 0;
+  uint32_t relayer = 0;
+  bool newly_admitted = false;  // false: a pending tx heard from another relayer
+  Bytes tx;                     // set when newly admitted
+};
+
+struct AdmissionJob {
+  Bytes tx;
+  uint32_t relayer = 0;
+  // Called on the worker thread with the outcome (may be empty).
+  std::function<void(const AdmitResult&)> done;
+};
+
+class AdmissionPool {
+ public:
+  // Called on a worker thread after each batch with what it admitted (never empty).
+  using BatchFn = std::function<void(std::vector<AdmittedTx>&)>;
+
+  // Starts `threads` workers (1..kVerifyThreadsMax). `mempool` must outlive the pool.
+  AdmissionPool(Mempool& mempool, uint32_t threads, BatchFn on_batch);
+  ~AdmissionPool();  // Stop()
+
+  // Queues a job; false (and the job is dropped, `done` not called) when the queue is full or the
+  // pool is stopped.
+  bool Submit(AdmissionJob job);
+
+  // Finishes the jobs already taken by workers, drops the queued ones, joins the workers.
+  void Stop();
+
+  size_t queued() const { return queue_.size(); }
+
+ private:
+  void Run();
+
+  Mempool& mempool_;
+  BatchFn on_batch_;
+  BoundedQueue<AdmissionJob> queue_;
+  std::vector<std::thread> workers_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace hc::node

@@ -1,0 +1,1055 @@
+#include "node/node.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
+#include <chrono>
+#include <filesystem>
+
+#include "common/assert.h"
+#include "common/clock.h"
+#include "common/encoding.h"
+#include "consensus/limits.h"
+#include "consensus/signing.h"
+#include "crypto/keyfile.h"
+#include "healthchain/v1/block.pb.h"
+#include "ledger/rocks_store.h"
+#include "ledger/state_machine.h"
+#include "ledger/tx.h"
+#include "node/node_impl.h"
+
+namespace hc::node {
+namespace {
+
+namespace pb = ::healthchain::v1;
+
+std::string AsStr(ByteView b) { return std::string(AsStringView(b)); }
+std::string Short(const Hash32& h) { return HexEncode(ByteView(h.data(), 4)); }
+
+pb::Block ToPbBlock(const consensus::Block& in) {
+  pb::Block out;
+  out.set_header(AsStr(in.header));
+  for (const Bytes& tx : in.txs) out.add_txs(AsStr(tx));
+  return out;
+}
+
+pb::CommitCertificate ToPbCert(const consensus::CommitCertificate& in) {
+  pb::CommitCertificate out;
+  out.set_height(in.height.value());
+  out.set_view(in.view.value());
+  out.set_block_hash(AsStr(in.block_hash));
+  for (const auto& s : in.signatures) {
+    auto* sig = out.add_signatures();
+    sig->set_replica(s.replica.value());
+    sig->set_signature(AsStr(s.signature));
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- NodeMetrics ----
+
+NodeMetrics::NodeMetrics(api::MetricsRegistry& r)
+    : registry(r),
+      height(r.GetGauge("hc_node_height", "Height of the last block executed into the ledger")),
+      view(r.GetGauge("hc_node_view", "The replica's current PBFT view")),
+      view_active(r.GetGauge("hc_node_view_active",
+                             "1 when the view is installed, 0 during a "
+                             "view change")),
+      committed_height(r.GetGauge("hc_node_committed_height", "The replica's committed height")),
+      mempool_txs(r.GetGauge("hc_node_mempool_txs", "Transactions in the mempool")),
+      mempool_bytes(r.GetGauge("hc_node_mempool_bytes", "Bytes of transactions in the mempool")),
+      peers_up(r.GetGauge("hc_node_peers_up", "Peers with an authenticated connection")),
+      blocks_committed(
+          r.GetCounter("hc_node_blocks_committed_total", "Blocks executed into the ledger")),
+      txs_committed(
+          r.GetCounter("hc_node_txs_committed_total", "Transactions executed into the ledger")),
+      state_transfer_blocks(r.GetCounter("hc_node_state_transfer_blocks_total",
+                                         "Blocks an observer applied from state transfer")),
+      commit_latency(r.GetHistogram("hc_node_commit_latency_seconds",
+                                    "Admission of a client tx to the execution of its block",
+                                    api::LatencyBucketsSeconds())),
+      block_execute(r.GetHistogram("hc_node_block_execute_seconds",
+                                   "Time to execute and commit one block to the ledger",
+                                   api::LatencyBucketsSeconds())),
+      persist_writes(
+          r.GetCounter("hc_node_persist_writes_total", "Synced writes of consensus state")),
+      persist_records(
+          r.GetCounter("hc_node_persist_records_total", "Consensus records made durable")) {}
+
+api::Counter& NodeMetrics::Admission(std::string_view result) {
+  return registry.GetCounter("hc_node_mempool_admissions_total",
+                             "Mempool admission outcomes (API and relayed txs)",
+                             {{"result", std::string(result)}});
+}
+
+api::Counter& NodeMetrics::FrameDropped(std::string_view reason) {
+  return registry.GetCounter("hc_node_frames_dropped_total",
+                             "Peer frames the node dropped after the transport delivered them",
+                             {{"reason", std::string(reason)}});
+}
+
+api::Gauge& NodeMetrics::PeerUp(uint32_t peer) {
+  return registry.GetGauge("hc_node_peer_up", "1 while the peer is connected",
+                           {{"peer", std::to_string(peer)}});
+}
+
+void NodeMetrics::AddDelta(const std::string& name, uint64_t value, api::Counter& counter) {
+  uint64_t& prev = last[name];
+  if (value > prev) counter.Inc(value - prev);
+  prev = value;
+}
+
+// ---- Setup ----
+
+NodeImpl::~NodeImpl() { Stop(); }
+
+int64_t NodeImpl::NowMs() {
+  // The replica requires a clock that never goes backwards; the wall clock can (NTP steps).
+  SystemClock clock;
+  last_now_ms_ = std::max(last_now_ms_, clock.NowMs());
+  return last_now_ms_;
+}
+
+void NodeImpl::Fatal(const std::string& what) {
+  if (!failed_.exchange(true)) {
+    spdlog::critical("fatal: {}; the node stops applying consensus actions and must be restarted",
+                     what);
+  }
+}
+
+Status NodeImpl::Init() {
+  const NodeConfig& c = config_;
+  validator_ = c.mode == NodeMode::kValidator;
+
+  // Genesis.
+  auto genesis = ledger::LoadGenesisFile(c.genesis_path);
+  if (!genesis.ok()) return genesis.status().WithContext(c.genesis_path);
+  genesis_ = std::move(genesis).value();
+  genesis_hash_ = ledger::GenesisHash(genesis_);
+  n_ = static_cast<uint32_t>(genesis_.validators.size());
+
+  // Identity: a validator's consensus key is its identity key, and must be the one genesis lists.
+  auto identity = crypto::LoadIdentity(c.identity_key_path);
+  if (!identity.ok()) return identity.status();
+  if (validator_) {
+    if (!c.replica || *c.replica >= n_) {
+      return InvalidArgument(c.config_path + ": node.replica: not an index of the " +
+                             std::to_string(n_) + " genesis validators");
+    }
+    self_id_ = *c.replica;
+    if (identity->signing.public_key != genesis_.validators[self_id_].key) {
+      return FailedPrecondition(c.identity_key_path + ": its Ed25519 key is not genesis " +
+                                "validators[" + std::to_string(self_id_) + "].ed25519_key");
+    }
+  } else {
+    if (!c.observer_id) return InvalidArgument(c.config_path + ": node.observer_id: missing");
+    self_id_ = *c.observer_id;
+    if (self_id_ < n_) {
+      return InvalidArgument(c.config_path + ": node.observer_id: collides with a validator index");
+    }
+  }
+  signer_ = crypto::MakeEd25519Signer(std::move(identity->signing.secret_key));
+  verifier_ = crypto::MakeEd25519Verifier();
+
+  // Consensus configuration from genesis (identical on every validator).
+  consensus::Config& cc = consensus_config_;
+  cc.chain_id = genesis_.chain_id;
+  for (const auto& v : genesis_.validators) cc.validators.push_back(v.key);
+  cc.self = ReplicaId(validator_ ? self_id_ : 0);
+  cc.genesis.hash = genesis_hash_;
+  cc.genesis.timestamp_ms = genesis_.genesis_time_ms;
+  cc.batch_txs_max = genesis_.consensus.batch_txs_max;
+  cc.batch_bytes_max = genesis_.consensus.batch_bytes_max;
+  cc.batch_delay_ms = genesis_.consensus.batch_delay_ms;
+  cc.window = genesis_.consensus.window;
+  cc.checkpoint_interval = genesis_.consensus.checkpoint_interval;
+  cc.view_change_timeout_ms = genesis_.consensus.view_change_timeout_ms;
+  cc.view_change_timeout_max_ms = std::max<int64_t>(16'000, 8 * cc.view_change_timeout_ms);
+  cc.exec_lag_max = std::max<uint32_t>(cc.window, 1);
+  if (Status s = cc.Validate(); !s.ok()) {
+    return InvalidArgument(c.genesis_path + ": consensus parameters: " + s.message());
+  }
+
+  // The frame cap must hold the largest consensus message (node/limits.h).
+  uint64_t frame = c.limits.peer_frame_bytes_max;
+  frame = std::max<uint64_t>(frame, consensus::MaxViewChangeWireBytes(cc));
+  frame = std::max<uint64_t>(frame, consensus::MaxNewViewWireBytes(cc));
+  // A StateResponse carries blocks up to half the cap; one maximal block must fit.
+  frame = std::max<uint64_t>(frame, 2 * (uint64_t{cc.batch_bytes_max} + 16ull * cc.batch_txs_max +
+                                         consensus::kMaxHeaderBytes + 4096));
+  if (frame > kFrameBytesMaxLimit) {
+    return InvalidArgument(c.genesis_path + ": consensus parameters need frames of " +
+                           std::to_string(frame) + " bytes, above the limit of " +
+                           std::to_string(kFrameBytesMaxLimit) + " (lower window or batch sizes)");
+  }
+  frame_bytes_max_ = static_cast<uint32_t>(frame);
+
+  // Database and ledger.
+  std::error_code ec;
+  std::filesystem::create_directories(c.data_dir, ec);
+  if (ec) return IoError(c.data_dir + ": " + ec.message());
+  auto store = ledger::RocksKvStore::Open(c.data_dir + "/db");
+  if (!store.ok()) return store.status();
+  store_ = store.value().get();
+  auto ledger = ledger::Ledger::Open(std::move(store).value(), genesis_, *verifier_);
+  if (!ledger.ok()) return ledger.status().WithContext(c.data_dir + "/db");
+  ledger_ = std::move(ledger).value();
+  ledger_height_ = ledger_->height();
+
+  metrics_ = std::make_shared<api::MetricsRegistry>();
+  m_ = std::make_unique<NodeMetrics>(*metrics_);
+  m_->height.Set(static_cast<double>(ledger_->height()));
+
+  // Mempool.
+  MempoolOptions mo;
+  mo.chain_id = genesis_.chain_id;
+  mo.txs_max = c.limits.mempool_txs_max;
+  mo.bytes_max = c.limits.mempool_bytes_max;
+  mo.self = self_id_;
+  mempool_ = std::make_unique<Mempool>(mo, *verifier_, [this](const TxId& id) {
+    std::string where;
+    return store_->Get(ledger::Cf::kTxIndex, AsStringView(id), &where).ok();
+  });
+
+  // Peers.
+  for (uint32_t i = 0; i < n_; ++i) {
+    if (validator_ && i == self_id_) continue;
+    peers_[i] = PeerInfo{genesis_.validators[i].id, true};
+  }
+  if (validator_) {
+    for (const ObserverPeer& o : c.observers) {
+      peers_[o.id] = PeerInfo{o.name.empty() ? "observer-" + std::to_string(o.id) : o.name, false};
+    }
+  }
+
+  // Transport: validators dial each other; observers dial validators; validators accept
+  // observers (dial-in only, no broadcasts).
+  TransportConfig tc;
+  tc.self_id = self_id_;
+  if (c.p2p_listen.port != 0) tc.listen_address = c.p2p_listen.ToString();
+  tc.tls_cert_path = c.tls_cert_path;
+  tc.tls_key_path = c.tls_key_path;
+  for (uint32_t i = 0; i < n_; ++i) {
+    PeerEndpoint p;
+    p.id = i;
+    p.address = (validator_ && i == self_id_) ? "" : genesis_.validators[i].address;
+    p.pin = genesis_.validators[i].tls_key_pin;
+    p.receives_broadcast = true;
+    tc.peers.push_back(std::move(p));
+  }
+  if (validator_) {
+    for (const ObserverPeer& o : c.observers) {
+      PeerEndpoint p;
+      p.id = o.id;
+      if (o.tls_pin.size() != 32) {
+        return InvalidArgument(c.config_path + ": p2p.observers: tls_pin must be 32 bytes");
+      }
+      p.pin = ToHash32(o.tls_pin);
+      p.receives_broadcast = false;
+      tc.peers.push_back(std::move(p));
+    }
+  }
+  tc.frame_bytes_max = frame_bytes_max_;
+  tc.queue_bytes_max = std::max<size_t>(kDefaultPeerQueueBytesMax, 2ull * frame_bytes_max_);
+  TransportCallbacks cb;
+  cb.on_frame = [this](uint32_t peer, Bytes payload) { OnFrame(peer, std::move(payload)); };
+  cb.on_peer_state = [this](uint32_t peer, bool up) { OnPeerState(peer, up); };
+  auto transport = PeerTransport::Create(p2p_io_, std::move(tc), std::move(cb));
+  if (!transport.ok()) return transport.status().WithContext(c.config_path);
+  transport_ = std::move(transport).value();
+
+  // Replica: rebuilt from the consensus column family and the ledger's last executed block.
+  if (validator_) {
+    auto durable = LoadDurableState(*store_);
+    if (!durable.ok()) return durable.status().WithContext(c.data_dir + "/db");
+    consensus_store_ = std::make_unique<ConsensusStore>(*store_, durable.value());
+    auto tip = LedgerSummaryAt(*ledger_, ledger_->height());
+    if (!tip.ok()) return tip.status().WithContext(c.data_dir + "/db");
+    executed_height_ = ledger_->height();
+    summaries_[executed_height_] = tip.value();
+    app_ = std::make_unique<NodeApp>(genesis_.chain_id, *mempool_,
+                                     [this](Height h) { return SummaryAt(h); });
+    replica_ =
+        std::make_unique<consensus::Replica>(consensus_config_, *signer_, *verifier_, *app_,
+                                             std::move(durable).value(), tip.value(), NowMs());
+    spdlog::info(
+        "replica {} of {} resumes at view {} (in view change: {}), stable seq {}, ledger "
+        "height {}",
+        self_id_, n_, consensus_store_->state().view.value(),
+        consensus_store_->state().in_view_change, consensus_store_->state().stable_seq.value(),
+        ledger_->height());
+    PublishSnapshot();
+  } else {
+    spdlog::info("observer {} follows {} validators from ledger height {}", self_id_, n_,
+                 ledger_->height());
+  }
+  return Status::Ok();
+}
+
+Status NodeImpl::Start() {
+  HC_ASSERT(!started_.exchange(true));
+  // API first: a port conflict is found before any thread runs.
+  http_ = std::make_unique<api::HttpServer>(
+      api_io_,
+      api::ServerOptions{config_.api_listen.host, config_.api_listen.port,
+                         [&] {
+                           api::ServerLimits l;
+                           l.body_bytes_max = config_.limits.api_body_bytes_max;
+                           l.connections_max = config_.limits.api_connections_max;
+                           return l;
+                         }(),
+                         "healthchain"},
+      BuildRouter(), metrics_);
+  HC_RETURN_IF_ERROR(http_->Start());
+  HC_RETURN_IF_ERROR(transport_->Start());
+
+  admission_ = std::make_unique<AdmissionPool>(
+      *mempool_, std::clamp<uint32_t>(config_.limits.verify_threads, 1, kVerifyThreadsMax),
+      [this](std::vector<AdmittedTx>& batch) { OnAdmittedBatch(batch); });
+  serve_thread_ = std::thread([this] { ServeLoop(); });
+  if (validator_) {
+    executor_thread_ = std::thread([this] { ExecutorLoop(); });
+    driver_thread_ = std::thread([this] { DriverLoop(); });
+  } else {
+    follower_thread_ = std::thread([this] { FollowerLoop(); });
+  }
+  p2p_thread_ = std::thread([this] {
+    auto guard = boost::asio::make_work_guard(p2p_io_);
+    p2p_io_.run();
+  });
+  api_thread_ = std::thread([this] {
+    auto guard = boost::asio::make_work_guard(api_io_);
+    api_io_.run();
+  });
+  spdlog::info("started: p2p {} (port {}), api {} (port {})", config_.p2p_listen.ToString(),
+               transport_->listen_port(), config_.api_listen.ToString(), http_->port());
+  return Status::Ok();
+}
+
+void NodeImpl::Stop() {
+  if (stopped_.exchange(true)) return;
+  if (started_) spdlog::info("stopping");
+  stopping_ = true;
+  // 1. No new client requests.
+  if (http_) http_->Stop();
+  // 2. No new txs.
+  if (admission_) admission_->Stop();
+  // 3. The driver stops applying actions (nothing more is persisted or sent).
+  driver_q_.Close();
+  if (driver_thread_.joinable()) driver_thread_.join();
+  follow_q_.Close();
+  if (follower_thread_.joinable()) follower_thread_.join();
+  // 4. The executor finishes the blocks already committed by consensus, then stops.
+  exec_q_.Close();
+  if (executor_thread_.joinable()) executor_thread_.join();
+  serve_q_.Close();
+  if (serve_thread_.joinable()) serve_thread_.join();
+  // 5. Peers.
+  if (transport_) transport_->Stop();
+  p2p_io_.stop();
+  if (p2p_thread_.joinable()) p2p_thread_.join();
+  // 6. Waiters hold Responders bound to the API's io_context.
+  DropAllWaiters();
+  api_io_.stop();
+  if (api_thread_.joinable()) api_thread_.join();
+  http_.reset();
+  transport_.reset();
+  // 7. The database.
+  replica_.reset();
+  {
+    std::unique_lock lock(ledger_mu_);
+    ledger_.reset();
+  }
+  if (started_) spdlog::info("stopped; database closed");
+}
+
+// ---- Peers ----
+
+void NodeImpl::CountFrameDrop(std::string_view reason) { m_->FrameDropped(reason).Inc(); }
+
+void NodeImpl::OnPeerState(uint32_t peer, bool up) {
+  std::string name;
+  {
+    std::lock_guard lock(peers_mu_);
+    auto it = peers_.find(peer);
+    if (it != peers_.end()) {
+      name = it->second.name;
+      if (!up) it->second.hello_ok = false;
+    }
+  }
+  m_->PeerUp(peer).Set(up ? 1 : 0);
+  m_->peers_up.Add(up ? 1 : -1);
+  spdlog::info("peer {} ({}) {}", peer, name, up ? "up" : "down");
+  if (up) SendHello(peer);
+}
+
+void NodeImpl::SendHello(uint32_t peer) {
+  HelloMsg h;
+  h.chain_id = genesis_.chain_id;
+  h.genesis_hash = genesis_hash_;
+  h.replica = validator_ ? self_id_ : kObserverReplica;
+  h.protocol_version = kProtocolVersion;
+  h.committed_height = ledger_height_.load();
+  transport_->Send(peer, std::make_shared<const Bytes>(EncodePeerMessage(h)), true);
+}
+
+void NodeImpl::HandleHello(uint32_t peer, const HelloMsg& hello) {
+  std::string problem;
+  if (hello.chain_id != genesis_.chain_id) {
+    problem = "chain id \"" + hello.chain_id + "\"";
+  } else if (hello.genesis_hash != genesis_hash_) {
+    problem = "genesis " + HexEncode(hello.genesis_hash);
+  } else if (hello.protocol_version != kProtocolVersion) {
+    problem = "protocol version " + std::to_string(hello.protocol_version);
+  } else if (peer < n_ && hello.replica != peer) {
+    problem = "replica " + std::to_string(hello.replica) + " on validator " + std::to_string(peer) +
+              "'s certificate";
+  }
+  bool log_refusal = false;
+  bool wake_follower = false;
+  {
+    std::lock_guard lock(peers_mu_);
+    PeerInfo& info = peers_[peer];
+    if (!problem.empty()) {
+      log_refusal = !info.refused;
+      info.refused = true;
+      info.hello_ok = false;
+    } else {
+      info.refused = false;
+      info.hello_ok = true;
+      info.height = std::max(info.height, hello.committed_height);
+      wake_follower = !validator_ && hello.committed_height > ledger_height_.load();
+    }
+  }
+  if (!problem.empty()) {
+    CountFrameDrop("bad_hello");
+    if (log_refusal) {
+      spdlog::warn(
+          "refusing peer {}: it is on another network ({}; ours: chain \"{}\", genesis "
+          "{}); its frames are ignored",
+          peer, problem, genesis_.chain_id, HexEncode(genesis_hash_));
+    }
+    return;
+  }
+  if (wake_follower) {
+    FollowerEvent ev;
+    ev.peer = peer;
+    ev.response.peer_height = Height(hello.committed_height);
+    follow_q_.TryPush(std::move(ev));
+  }
+}
+
+void NodeImpl::OnFrame(uint32_t peer, Bytes payload) {
+  auto decoded = DecodePeerMessage(payload);
+  if (!decoded.ok()) {
+    CountFrameDrop("undecodable");
+    spdlog::debug("peer {}: dropped an undecodable frame of {} bytes: {}", peer, payload.size(),
+                  decoded.status().message());
+    return;
+  }
+  PeerMessage& msg = decoded.value();
+  if (const auto* hello = std::get_if<HelloMsg>(&msg)) {
+    HandleHello(peer, *hello);
+    return;
+  }
+  {
+    std::lock_guard lock(peers_mu_);
+    auto it = peers_.find(peer);
+    if (it != peers_.end() && it->second.refused) {
+      CountFrameDrop("refused_peer");
+      return;
+    }
+  }
+  if (auto* relay = std::get_if<TxRelayMsg>(&msg)) {
+    // Only validators relay (R16 counts relayers among validators).
+    if (!validator_ || peer >= n_) {
+      CountFrameDrop("relay_from_non_validator");
+      return;
+    }
+    for (Bytes& tx : relay->txs) {
+      if (!admission_ || !admission_->Submit(AdmissionJob{std::move(tx), peer, nullptr})) {
+        m_->Admission("queue_full").Inc();
+      }
+    }
+    return;
+  }
+  auto& cmsg = std::get<consensus::Message>(msg);
+  if (auto* req = std::get_if<consensus::StateRequest>(&cmsg)) {
+    if (!serve_q_.TryPush(ServeRequest{peer, *req})) CountFrameDrop("serve_queue_full");
+    return;
+  }
+  if (!validator_) {
+    if (auto* resp = std::get_if<consensus::StateResponse>(&cmsg)) {
+      if (!follow_q_.TryPush(FollowerEvent{peer, std::move(*resp)})) {
+        CountFrameDrop("follower_queue_full");
+      }
+    } else {
+      CountFrameDrop("consensus_to_observer");
+    }
+    return;
+  }
+  if (peer >= n_) {
+    CountFrameDrop("consensus_from_non_validator");
+    return;
+  }
+  if (!driver_q_.TryPush(EvPeerMessage{peer, std::move(cmsg)})) CountFrameDrop("driver_queue_full");
+}
+
+void NodeImpl::OnAdmittedBatch(std::vector<AdmittedTx>& batch) {
+  TxRelayMsg relay;
+  size_t relay_bytes = 0;
+  auto flush_relay = [&] {
+    if (relay.txs.empty()) return;
+    transport_->Broadcast(std::make_shared<const Bytes>(EncodePeerMessage(relay)), false);
+    relay.txs.clear();
+    relay_bytes = 0;
+  };
+  for (AdmittedTx& a : batch) {
+    if (validator_) {
+      // Reports must reach the replica; the driver queue is large, and a full one means the
+      // node is far behind anyway (the tx is still proposed from the mempool).
+      if (!driver_q_.TryPush(EvTx{a.tx_id, a.size_bytes, a.relayer})) {
+        CountFrameDrop("driver_queue_full");
+      }
+    }
+    // Relay this node's own client txs to every other validator (R16), batched (non-essential:
+    // a dropped relay costs only censorship-detection coverage).
+    if (validator_ && a.newly_admitted && a.relayer == self_id_) {
+      if (relay_bytes + a.tx.size() > frame_bytes_max_ / 2) flush_relay();
+      relay_bytes += a.tx.size() + 8;
+      relay.txs.push_back(std::move(a.tx));
+    }
+  }
+  flush_relay();
+}
+
+// ---- Driver ----
+
+std::optional<consensus::ExecSummary> NodeImpl::SummaryAt(Height height) {
+  if (height.value() > executed_height_) return std::nullopt;
+  auto it = summaries_.find(height.value());
+  if (it != summaries_.end()) return it->second;
+  std::shared_lock lock(ledger_mu_);
+  auto s = LedgerSummaryAt(*ledger_, height.value());
+  if (!s.ok()) {
+    spdlog::error("reading the summary of block {}: {}", height.value(), s.status().ToString());
+    return std::nullopt;
+  }
+  return s.value();
+}
+
+void NodeImpl::PublishSnapshot() {
+  ConsensusSnapshot s;
+  s.view = replica_->view().value();
+  s.primary = replica_->PrimaryOf(replica_->view()).value();
+  s.view_active = replica_->view_active();
+  s.committed_height = replica_->committed_height().value();
+  s.executed_height = replica_->executed_height().value();
+  s.state_transfer = replica_->state_transfer_active();
+  s.low_watermark = replica_->low_watermark().value();
+  std::lock_guard lock(snapshot_mu_);
+  snapshot_ = s;
+}
+
+void NodeImpl::Apply(consensus::Actions actions) {
+  std::vector<consensus::PersistRecord> persists;
+  auto flush = [&]() -> bool {
+    if (persists.empty()) return true;
+    Status s = consensus_store_->Persist(persists);
+    m_->persist_writes.Inc();
+    m_->persist_records.Inc(persists.size());
+    persists.clear();
+    if (!s.ok()) {
+      Fatal("persisting consensus state: " + s.ToString());
+      return false;
+    }
+    return true;
+  };
+  for (consensus::Action& action : actions) {
+    if (failed_) return;
+    if (auto* p = std::get_if<consensus::PersistAction>(&action)) {
+      persists.push_back(std::move(p->record));
+      if (persists.size() >= kPersistBatchMax && !flush()) return;
+      continue;
+    }
+    // R20a: everything persisted so far is durable before the next action starts.
+    if (!flush()) return;
+    std::visit(
+        [&](auto& a) {
+          using T = std::decay_t<decltype(a)>;
+          if constexpr (std::is_same_v<T, consensus::SendAction>) {
+            transport_->Send(a.to.value(),
+                             std::make_shared<const Bytes>(EncodeConsensusMessage(a.message)),
+                             true);
+          } else if constexpr (std::is_same_v<T, consensus::BroadcastAction>) {
+            transport_->Broadcast(std::make_shared<const Bytes>(EncodeConsensusMessage(a.message)),
+                                  true);
+          } else if constexpr (std::is_same_v<T, consensus::CommitAction>) {
+            // The replica forgot these txs as it committed; hide them from proposals and from
+            // late relays until the executor removes them (pbft.md, notes for the node).
+            std::vector<TxId> ids = app_->TxIds(a.block.block);
+            mempool_->MarkCommitted(ids);
+            const uint64_t h = a.block.certificate.height.value();
+            for (const TxId& id : ids) committed_unexecuted_[id] = h;
+            committed_unexecuted_by_height_[h] = std::move(ids);
+            // The executor always drains; waiting here is back-pressure, never a deadlock (the
+            // executor's reports use the much larger driver queue).
+            bool warned = false;
+            while (!exec_q_.PushFor(std::move(a.block), std::chrono::milliseconds(200))) {
+              if (exec_q_.closed() || stopping_) return;
+              if (!warned) spdlog::warn("executor queue full; the driver waits");
+              warned = true;
+            }
+          } else if constexpr (std::is_same_v<T, consensus::FetchBlocksAction>) {
+            consensus::StateRequest req;
+            req.from_height = a.from_height;
+            req.to_height = a.to_height;
+            req.replica = ReplicaId(self_id_);
+            // Probes while idle are routine (R19); a real catch-up is logged when it starts.
+            spdlog::log(
+                replica_->state_transfer_active() ? spdlog::level::info : spdlog::level::debug,
+                "state transfer: asking peer {} for blocks {}..{} (view {}, committed {})",
+                a.peer.value(), a.from_height.value(), a.to_height.value(),
+                replica_->view().value(), replica_->committed_height().value());
+            transport_->Send(a.peer.value(),
+                             std::make_shared<const Bytes>(EncodeConsensusMessage(req)), false);
+          } else if constexpr (std::is_same_v<T, consensus::SetTimerAction>) {
+            deadline_ms_ = a.deadline_ms;
+          }
+        },
+        action);
+  }
+  flush();
+}
+
+void NodeImpl::HandleEvent(DriverEvent& ev) {
+  if (auto* m = std::get_if<EvPeerMessage>(&ev)) {
+    Apply(replica_->OnMessage(ReplicaId(m->from), m->msg));
+  } else if (auto* t = std::get_if<EvTx>(&ev)) {
+    // Admitted before its block committed, reported after: the replica must not hear of a
+    // committed tx (Replica::OnTx), so check again on this thread, where commits are marked.
+    if (committed_unexecuted_.contains(t->id)) {
+      mempool_->MarkCommitted({t->id});
+      return;
+    }
+    if (!mempool_->Proposable(t->id)) return;
+    Apply(replica_->OnTx(t->id, t->size, ReplicaId(t->relayer)));
+  } else if (auto* e = std::get_if<EvExecuted>(&ev)) {
+    const uint64_t h = e->summary.height.value();
+    executed_height_ = std::max(executed_height_, h);
+    summaries_[h] = e->summary;
+    while (summaries_.size() > kSummaryCacheMax) summaries_.erase(summaries_.begin());
+    while (!committed_unexecuted_by_height_.empty() &&
+           committed_unexecuted_by_height_.begin()->first <= h) {
+      for (const TxId& id : committed_unexecuted_by_height_.begin()->second) {
+        auto it = committed_unexecuted_.find(id);
+        if (it != committed_unexecuted_.end() &&
+            it->second <= committed_unexecuted_by_height_.begin()->first) {
+          committed_unexecuted_.erase(it);
+        }
+      }
+      committed_unexecuted_by_height_.erase(committed_unexecuted_by_height_.begin());
+    }
+    Apply(replica_->OnBlockExecuted(e->summary));
+  }
+}
+
+void NodeImpl::DriverLoop() {
+  uint64_t view = replica_->view().value();
+  bool view_active = replica_->view_active();
+  bool state_transfer = replica_->state_transfer_active();
+  Apply(replica_->OnTick(NowMs()));
+  int64_t last_tick = NowMs();
+  int64_t last_publish = 0;
+  while (!failed_ && !stopping_) {
+    int64_t now = NowMs();
+    int64_t wait = kDriverIdleWakeMs;
+    if (deadline_ms_) wait = std::clamp<int64_t>(*deadline_ms_ - now, 0, kDriverIdleWakeMs);
+    auto ev = driver_q_.PopFor(std::chrono::milliseconds(wait));
+    if (!ev && driver_q_.closed()) break;
+    size_t handled = 0;
+    while (ev && !failed_) {
+      HandleEvent(*ev);
+      if (++handled >= kDriverBatchMax) break;
+      ev = driver_q_.TryPop();
+    }
+    now = NowMs();
+    if ((deadline_ms_ && now >= *deadline_ms_) || now - last_tick >= kDriverIdleWakeMs) {
+      if (deadline_ms_ && now >= *deadline_ms_) deadline_ms_.reset();
+      Apply(replica_->OnTick(now));
+      last_tick = now;
+    }
+    // One line per event that matters (view changes, state transfer).
+    if (replica_->view().value() != view || replica_->view_active() != view_active) {
+      const uint64_t v = replica_->view().value();
+      if (!replica_->view_active()) {
+        spdlog::warn("view change: entering view {} (primary {}), committed seq {}", v,
+                     replica_->PrimaryOf(replica_->view()).value(),
+                     replica_->committed_height().value());
+      } else {
+        spdlog::info("view {} installed: primary {}, committed seq {}", v,
+                     replica_->PrimaryOf(replica_->view()).value(),
+                     replica_->committed_height().value());
+      }
+      view = v;
+      view_active = replica_->view_active();
+    }
+    if (replica_->state_transfer_active() != state_transfer) {
+      state_transfer = replica_->state_transfer_active();
+      spdlog::info("state transfer {} (view {}, committed seq {}, executed {})",
+                   state_transfer ? "started" : "finished", replica_->view().value(),
+                   replica_->committed_height().value(), replica_->executed_height().value());
+    }
+    if (now - last_publish >= 100) {
+      PublishSnapshot();
+      RefreshMetrics();
+      last_publish = now;
+    }
+  }
+  PublishSnapshot();
+}
+
+void NodeImpl::RefreshMetrics() {
+  std::lock_guard lock(refresh_mu_);
+  NodeMetrics& m = *m_;
+  m.mempool_txs.Set(static_cast<double>(mempool_->size()));
+  m.mempool_bytes.Set(static_cast<double>(mempool_->bytes()));
+  m.height.Set(static_cast<double>(ledger_height_.load()));
+  if (replica_) {
+    // Driver thread only (the replica is not thread-safe).
+    const consensus::Metrics& rm = replica_->metrics();
+    m.view.Set(static_cast<double>(replica_->view().value()));
+    m.view_active.Set(replica_->view_active() ? 1 : 0);
+    m.committed_height.Set(static_cast<double>(replica_->committed_height().value()));
+    for (size_t i = 0; i < consensus::kDropReasonCount; ++i) {
+      const std::string reason(consensus::DropReasonName(static_cast<consensus::DropReason>(i)));
+      m.AddDelta("drop/" + reason, rm.dropped[i],
+                 m.registry.GetCounter("hc_consensus_dropped_total",
+                                       "Consensus messages the replica dropped, by reason",
+                                       {{"reason", reason}}));
+    }
+    const std::pair<const char*, uint64_t> counters[] = {
+        {"messages_received", rm.messages_received},
+        {"messages_accepted", rm.messages_accepted},
+        {"signatures_created", rm.signatures_created},
+        {"signatures_verified", rm.signatures_verified},
+        {"blocks_proposed", rm.blocks_proposed},
+        {"blocks_committed", rm.blocks_committed},
+        {"view_changes_started", rm.view_changes_started},
+        {"new_views_installed", rm.new_views_installed},
+        {"checkpoints_stable", rm.checkpoints_stable},
+        {"state_transfer_requests", rm.state_transfer_requests},
+        {"state_transfer_blocks", rm.state_transfer_blocks},
+        {"retransmissions", rm.retransmissions},
+        {"censorship_view_changes", rm.censorship_view_changes},
+    };
+    for (const auto& [name, value] : counters) {
+      m.AddDelta(std::string("replica/") + name, value,
+                 m.registry.GetCounter(std::string("hc_consensus_") + name + "_total",
+                                       "Replica counter (consensus/metrics.h)"));
+    }
+  }
+  const TransportStats& ts = transport_->stats();
+  const std::pair<const char*, const std::atomic<uint64_t>*> drops[] = {
+      {"queue_full", &ts.dropped_queue_full},
+      {"queue_full_essential", &ts.dropped_queue_full_essential},
+      {"send_invalid", &ts.dropped_send_invalid},
+      {"unknown_peer", &ts.dropped_unknown_peer},
+      {"stopped", &ts.dropped_stopped},
+      {"disconnect", &ts.dropped_disconnect},
+  };
+  for (const auto& [reason, value] : drops) {
+    m.AddDelta(std::string("tdrop/") + reason, value->load(),
+               m.registry.GetCounter("hc_transport_dropped_total",
+                                     "Frames the transport did not deliver, by reason",
+                                     {{"reason", reason}}));
+  }
+  const std::pair<const char*, const std::atomic<uint64_t>*> refused[] = {
+      {"oversize_frame", &ts.closed_oversize_frame},
+      {"zero_length_frame", &ts.closed_zero_length_frame},
+      {"unknown_peer_cert", &ts.refused_unknown_peer_cert},
+      {"wrong_peer_cert", &ts.refused_wrong_peer_cert},
+      {"pending_limit", &ts.refused_pending_limit},
+      {"handshake_failed", &ts.handshake_failed},
+      {"handshake_timeout", &ts.handshake_timeout},
+  };
+  for (const auto& [reason, value] : refused) {
+    m.AddDelta(std::string("tclosed/") + reason, value->load(),
+               m.registry.GetCounter("hc_transport_connections_refused_total",
+                                     "Connections closed or refused for what the peer did",
+                                     {{"reason", reason}}));
+  }
+  const std::pair<const char*, const std::atomic<uint64_t>*> flow[] = {
+      {"frames_sent", &ts.frames_sent},
+      {"bytes_sent", &ts.bytes_sent},
+      {"frames_received", &ts.frames_received},
+      {"bytes_received", &ts.bytes_received},
+      {"writes", &ts.writes},
+      {"disconnects", &ts.disconnects},
+  };
+  for (const auto& [name, value] : flow) {
+    m.AddDelta(std::string("tflow/") + name, value->load(),
+               m.registry.GetCounter(std::string("hc_transport_") + name + "_total",
+                                     "Transport counter (node/transport.h)"));
+  }
+}
+
+// ---- Executor ----
+
+void NodeImpl::ExecutorLoop() {
+  int64_t last_sweep = 0;
+  while (true) {
+    auto block = exec_q_.PopFor(std::chrono::milliseconds(200));
+    if (!block && exec_q_.closed()) break;
+    if (block && !failed_) ExecuteCertified(*block);
+    const int64_t now = SystemClock().NowMs();
+    if (now - last_sweep >= 200) {
+      SweepWaiters();
+      last_sweep = now;
+    }
+  }
+}
+
+void NodeImpl::ExecuteCertified(const consensus::CertifiedBlock& cb) {
+  const auto t0 = std::chrono::steady_clock::now();
+  pb::Block block = ToPbBlock(cb.block);
+  pb::CommitCertificate cert = ToPbCert(cb.certificate);
+  pb::BlockHeader header;
+  if (!header.ParseFromString(block.header())) {
+    Fatal("the replica committed a block whose header does not parse");
+    return;
+  }
+  const uint64_t height = header.height();
+  consensus::ExecSummary summary;
+  std::vector<TxId> ids;
+  bool executed_now = false;
+  {
+    std::shared_lock lock(ledger_mu_);
+    if (height <= ledger_->height()) {
+      // Already in the ledger (a restart raced the replica's resumption): report it as is.
+      auto s = LedgerSummaryAt(*ledger_, height);
+      if (!s.ok()) {
+        Fatal("reading block " + std::to_string(height) + ": " + s.status().ToString());
+        return;
+      }
+      summary = s.value();
+    }
+  }
+  if (summary.height.value() != height) {
+    std::vector<std::string> txs(block.txs().begin(), block.txs().end());
+    ledger::ExecutableBlock prepared = ledger::PrepareBlock(
+        height, header.timestamp_ms(), txs, genesis_.chain_id, mempool_->block_verifier());
+    ids.reserve(prepared.txs.size());
+    for (const ledger::BlockTx& t : prepared.txs) ids.push_back(t.tx_id);
+    Result<ledger::CommittedBlock> committed = Status(StatusCode::kInternal, "not run");
+    {
+      std::unique_lock lock(ledger_mu_);
+      committed = ledger_->Commit(block, cert, std::move(prepared));
+    }
+    if (!committed.ok()) {
+      Fatal("the ledger refused certified block " + std::to_string(height) + ": " +
+            committed.status().ToString());
+      return;
+    }
+    ledger_height_ = height;
+    summary = MakeExecSummary(height, committed->block_hash, header.timestamp_ms(),
+                              committed->log_size, committed->log_root);
+    executed_now = true;
+  }
+  // Report to the driver (R20b). Never dropped: wait for room.
+  while (!driver_q_.PushFor(EvExecuted{summary}, std::chrono::milliseconds(200))) {
+    if (driver_q_.closed()) break;
+  }
+  if (executed_now) {
+    m_->block_execute.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    spdlog::debug("executed block {} ({} txs) {}", height, ids.size(), Short(summary.block_hash));
+    AfterCommit(ids, true);
+  }
+}
+
+void NodeImpl::AfterCommit(const std::vector<TxId>& ids, bool own_mempool) {
+  m_->blocks_committed.Inc();
+  m_->txs_committed.Inc(ids.size());
+  m_->height.Set(static_cast<double>(ledger_height_.load()));
+  if (own_mempool) {
+    std::vector<int64_t> admitted_ms;
+    mempool_->RemoveCommitted(ids, &admitted_ms);
+    const int64_t now = SystemClock().NowMs();
+    for (int64_t t : admitted_ms) m_->commit_latency.Observe(static_cast<double>(now - t) / 1000.0);
+  }
+  NotifyWaiters(ids);
+}
+
+// ---- State server ----
+
+void NodeImpl::ServeLoop() {
+  while (true) {
+    auto req = serve_q_.PopFor(std::chrono::milliseconds(500));
+    if (!req) {
+      if (serve_q_.closed()) break;
+      continue;
+    }
+    ServeStateRequest(*req);
+  }
+}
+
+void NodeImpl::ServeStateRequest(const ServeRequest& r) {
+  consensus::StateResponse resp;
+  const uint64_t budget = frame_bytes_max_ / 2;
+  uint64_t used = 0;
+  {
+    std::shared_lock lock(ledger_mu_);
+    if (!ledger_) return;
+    const uint64_t tip = ledger_->height();
+    resp.peer_height = Height(tip);
+    const uint64_t from = std::max<uint64_t>(1, r.request.from_height.value());
+    uint64_t to = std::min<uint64_t>(r.request.to_height.value(), tip);
+    to = std::min<uint64_t>(to, from + kStateServeBlocksMax - 1);
+    for (uint64_t h = from; h <= to; ++h) {
+      auto block = ledger_->BlockAt(h);
+      auto cert = ledger_->CertificateAt(h);
+      if (!block.ok() || !cert.ok()) {
+        spdlog::error("state server: reading block {}: {}", h,
+                      (block.ok() ? cert.status() : block.status()).ToString());
+        break;
+      }
+      const std::string block_bytes = block->SerializeAsString();
+      const std::string cert_bytes = cert->SerializeAsString();
+      const uint64_t size = block_bytes.size() + cert_bytes.size() + 16;
+      if (!resp.blocks.empty() && used + size > budget) break;
+      auto cb = DecodeCertifiedBlock(AsBytes(block_bytes), AsBytes(cert_bytes));
+      if (!cb.ok()) {
+        spdlog::error("state server: block {}: {}", h, cb.status().ToString());
+        break;
+      }
+      resp.blocks.push_back(std::move(cb).value());
+      used += size;
+    }
+  }
+  if (!resp.blocks.empty()) {
+    spdlog::info("state transfer: serving blocks {}..{} to peer {}",
+                 resp.blocks.front().certificate.height.value(),
+                 resp.blocks.back().certificate.height.value(), r.peer);
+  }
+  transport_->Send(r.peer, std::make_shared<const Bytes>(EncodeConsensusMessage(resp)), false);
+}
+
+// ---- Follower (observers) ----
+
+void NodeImpl::FollowerLoop() {
+  constexpr int64_t kNone = -1;
+  int64_t outstanding = kNone;  // the validator asked last, until it answers
+  int64_t asked_ms = 0;
+  uint32_t cursor = 0;
+  while (true) {
+    auto ev = follow_q_.PopFor(std::chrono::milliseconds(kObserverPollMs));
+    if ((!ev && follow_q_.closed()) || stopping_) break;
+    const int64_t now = NowMs();
+    bool ask_now = false;
+    if (ev) {
+      {
+        std::lock_guard lock(peers_mu_);
+        PeerInfo& info = peers_[ev->peer];
+        info.height = std::max(info.height, ev->response.peer_height.value());
+      }
+      const size_t applied = ApplyFetched(ev->peer, ev->response);
+      if (ev->response.peer_height.value() > ledger_height_.load()) ask_now = true;
+      if (applied > 0) cursor = ev->peer;  // it helped: ask it again
+      if (outstanding == static_cast<int64_t>(ev->peer)) outstanding = kNone;
+    }
+    if (outstanding != kNone && now - asked_ms < kObserverRequestTimeoutMs) continue;
+    if (!ask_now && now - asked_ms < kObserverPollMs) continue;
+    if (outstanding != kNone) {
+      cursor = static_cast<uint32_t>((outstanding + 1) % n_);  // it did not answer: next one
+    }
+    if (now - last_refresh_ms_ >= 500) {
+      RefreshMetrics();
+      last_refresh_ms_ = now;
+    }
+    // The next validator that is up, starting at `cursor`.
+    const std::vector<PeerStatus> statuses = transport_->PeerStatuses();
+    int64_t peer = kNone;
+    for (uint32_t k = 0; k < n_ && peer == kNone; ++k) {
+      const uint32_t cand = (cursor + k) % n_;
+      for (const PeerStatus& st : statuses) {
+        if (st.id == cand && st.up) peer = cand;
+      }
+    }
+    if (peer == kNone) continue;
+    consensus::StateRequest req;
+    const uint64_t tip = ledger_height_.load();
+    req.from_height = Height(tip + 1);
+    req.to_height = Height(tip + kStateServeBlocksMax - 1);
+    req.replica = ReplicaId(self_id_);
+    transport_->Send(static_cast<uint32_t>(peer),
+                     std::make_shared<const Bytes>(EncodeConsensusMessage(req)), false);
+    outstanding = peer;
+    cursor = static_cast<uint32_t>(peer);
+    asked_ms = now;
+  }
+}
+
+size_t NodeImpl::ApplyFetched(uint32_t peer, const consensus::StateResponse& resp) {
+  size_t applied = 0;
+  uint64_t first = 0;
+  for (const consensus::CertifiedBlock& cb : resp.blocks) {
+    const uint64_t tip = ledger_height_.load();
+    const uint64_t height = cb.certificate.height.value();
+    if (height <= tip) continue;
+    if (height != tip + 1) break;  // strictly in height order
+    pb::Block block = ToPbBlock(cb.block);
+    pb::CommitCertificate cert = ToPbCert(cb.certificate);
+    // Ledger::Commit checks the header against the tip and the certificate against the genesis
+    // validators (2f+1 valid COMMIT signatures), and every tx signature: no trust in the peer.
+    Result<ledger::CommittedBlock> committed = Status(StatusCode::kInternal, "not run");
+    {
+      std::unique_lock lock(ledger_mu_);
+      committed = ledger_->Commit(block, cert);
+    }
+    if (!committed.ok()) {
+      CountFrameDrop("bad_state_block");
+      spdlog::warn("state transfer: refused block {} from peer {}: {}", height, peer,
+                   committed.status().ToString());
+      if (committed.status().code() != StatusCode::kInvalidArgument) {
+        Fatal("committing block " + std::to_string(height) + ": " + committed.status().ToString());
+      }
+      break;
+    }
+    ledger_height_ = height;
+    if (applied == 0) first = height;
+    ++applied;
+    m_->state_transfer_blocks.Inc();
+    std::vector<TxId> ids;
+    ids.reserve(block.txs_size());
+    for (const std::string& tx : block.txs()) ids.push_back(ledger::TxIdOf(AsBytes(tx)));
+    AfterCommit(ids, false);
+  }
+  if (applied > 0) {
+    spdlog::info("state transfer: applied blocks {}..{} from peer {} (peer height {})", first,
+                 first + applied - 1, peer, resp.peer_height.value());
+  }
+  return applied;
+}
+
+// ---- Node ----
+
+Node::Node(std::unique_ptr<NodeImpl> impl) : impl_(std::move(impl)) {}
+Node::~Node() { Stop(); }
+
+Result<std::unique_ptr<Node>> Node::Create(const NodeConfig& config) {
+  auto impl = std::make_unique<NodeImpl>(config);
+  HC_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<Node>(new Node(std::move(impl)));
+}
+
+Status Node::Start() { return impl_->Start(); }
+void Node::Stop() { impl_->Stop(); }
+bool Node::failed() const { return impl_->failed_.load(); }
+uint16_t Node::api_port() const { return impl_->http_ ? impl_->http_->port() : 0; }
+uint16_t Node::p2p_port() const { return impl_->transport_ ? impl_->transport_->listen_port() : 0; }
+
+}  // namespace hc::node

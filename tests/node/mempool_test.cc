@@ -1,0 +1,216 @@
+// Mempool admission (size, parse, chain id, signature, duplicates), bounds, selection, removal,
+// the verified-signature cache, and the admission worker pool.
+#include "node/mempool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "consensus/limits.h"
+#include "crypto/signer.h"
+#include "ledger/tx.h"
+#include "tests/ledger/tx_factory.h"
+
+namespace hc::node {
+namespace {
+
+using ledger::testing::TxFactory;
+namespace pb = ::healthchain::v1;
+
+// Counts the real verifications.
+class CountingVerifier final : public crypto::Verifier {
+ public:
+  bool Verify(const crypto::Ed25519PublicKey& key, std::string_view domain, ByteView message,
+              ByteView signature) const override {
+    ++calls;
+    return inner_->Verify(key, domain, message, signature);
+  }
+  mutable std::atomic<int> calls{0};
+
+ private:
+  std::unique_ptr<crypto::Verifier> inner_ = crypto::MakeFakeVerifier();
+};
+
+class MempoolTest : public ::testing::Test {
+ protected:
+  Mempool Make(uint64_t txs_max = 100, uint64_t bytes_max = 1 << 20) {
+    MempoolOptions o;
+    o.chain_id = std::string(ledger::testing::kChainId);
+    o.txs_max = txs_max;
+    o.bytes_max = bytes_max;
+    o.self = 0;
+    return Mempool(o, verifier_, [this](const TxId& id) { return committed_.contains(id); });
+  }
+  std::string Tx() {
+    return f_.RegisterOrg("commission", "org" + std::to_string(++n_), pb::ORG_ROLE_HOSPITAL);
+  }
+
+  CountingVerifier verifier_;
+  consensus::TxIdSet committed_;
+  TxFactory f_;
+  int n_ = 0;
+};
+
+TEST_F(MempoolTest, AdmitsAValidTxOnce) {
+  Mempool m = Make();
+  const std::string tx = Tx();
+  AdmitResult r = m.Admit(AsBytes(tx), 0, 1000);
+  EXPECT_EQ(r.code, AdmitCode::kAdmitted) << r.detail;
+  EXPECT_TRUE(r.report_to_replica);
+  EXPECT_EQ(r.tx_id, ledger::TxIdOf(AsBytes(tx)));
+  EXPECT_TRUE(m.Contains(r.tx_id));
+  EXPECT_EQ(m.size(), 1u);
+  EXPECT_EQ(m.bytes(), tx.size());
+  // A duplicate from the same relayer is not reported again; from another relayer it is, once.
+  AdmitResult dup = m.Admit(AsBytes(tx), 0, 1001);
+  EXPECT_EQ(dup.code, AdmitCode::kDuplicatePending);
+  EXPECT_FALSE(dup.report_to_replica);
+  AdmitResult other = m.Admit(AsBytes(tx), 2, 1002);
+  EXPECT_EQ(other.code, AdmitCode::kDuplicatePending);
+  EXPECT_TRUE(other.report_to_replica);
+  EXPECT_FALSE(m.Admit(AsBytes(tx), 2, 1003).report_to_replica);
+  EXPECT_EQ(verifier_.calls, 1) << "duplicates are refused before the signature check";
+  EXPECT_EQ(m.size(), 1u);
+}
+
+TEST_F(MempoolTest, RefusesCommittedTxs) {
+  Mempool m = Make();
+  const std::string tx = Tx();
+  committed_.insert(ledger::TxIdOf(AsBytes(tx)));
+  EXPECT_EQ(m.Admit(AsBytes(tx), 0, 0).code, AdmitCode::kDuplicateCommitted);
+  EXPECT_EQ(verifier_.calls, 0);
+}
+
+TEST_F(MempoolTest, RefusesInvalidTxs) {
+  Mempool m = Make();
+  AdmitResult garbage = m.Admit(AsBytes("not a tx"), 0, 0);
+  EXPECT_EQ(garbage.code, AdmitCode::kInvalid);
+  EXPECT_EQ(garbage.detail.substr(0, 2), "R1") << garbage.detail;
+  EXPECT_EQ(m.Admit({}, 0, 0).code, AdmitCode::kInvalid);
+  const std::string huge(consensus::kMaxTxBytes + 1, 'x');
+  EXPECT_EQ(m.Admit(AsBytes(huge), 0, 0).code, AdmitCode::kInvalid);
+  // Another chain.
+  TxFactory other("another-chain");
+  const std::string foreign = other.RegisterOrg("commission", "x", pb::ORG_ROLE_HOSPITAL);
+  AdmitResult r = m.Admit(AsBytes(foreign), 0, 0);
+  EXPECT_EQ(r.code, AdmitCode::kInvalid);
+  EXPECT_NE(r.detail.find("R2"), std::string::npos) << r.detail;
+  // A bad signature: flip a byte of the signature (the last bytes of the SignedTx).
+  std::string tampered = Tx();
+  tampered.back() ^= 1;
+  AdmitResult bad = m.Admit(AsBytes(tampered), 0, 0);
+  EXPECT_EQ(bad.code, AdmitCode::kInvalid);
+  EXPECT_NE(bad.detail.find("R4"), std::string::npos) << bad.detail;
+  EXPECT_EQ(m.size(), 0u);
+}
+
+TEST_F(MempoolTest, BoundedByCountAndBytes) {
+  Mempool by_count = Make(2);
+  EXPECT_EQ(by_count.Admit(AsBytes(Tx()), 0, 0).code, AdmitCode::kAdmitted);
+  EXPECT_EQ(by_count.Admit(AsBytes(Tx()), 0, 0).code, AdmitCode::kAdmitted);
+  EXPECT_EQ(by_count.Admit(AsBytes(Tx()), 0, 0).code, AdmitCode::kFull);
+  const std::string tx = Tx();
+  Mempool by_bytes = Make(100, tx.size() + 10);
+  EXPECT_EQ(by_bytes.Admit(AsBytes(tx), 0, 0).code, AdmitCode::kAdmitted);
+  EXPECT_EQ(by_bytes.Admit(AsBytes(Tx()), 0, 0).code, AdmitCode::kFull);
+  // Removing makes room again.
+  by_bytes.RemoveCommitted({ledger::TxIdOf(AsBytes(tx))}, nullptr);
+  EXPECT_EQ(by_bytes.Admit(AsBytes(Tx()), 0, 0).code, AdmitCode::kAdmitted);
+}
+
+TEST_F(MempoolTest, SelectsOldestFirstWithinLimits) {
+  Mempool m = Make();
+  std::vector<std::string> txs;
+  for (int i = 0; i < 5; ++i) {
+    txs.push_back(Tx());
+    ASSERT_EQ(m.Admit(AsBytes(txs.back()), 0, i).code, AdmitCode::kAdmitted);
+  }
+  consensus::TxIdSet exclude = {ledger::TxIdOf(AsBytes(txs[1]))};
+  std::vector<Bytes> got = m.Select(3, 1 << 20, exclude);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(ToString(got[0]), txs[0]);
+  EXPECT_EQ(ToString(got[1]), txs[2]);
+  EXPECT_EQ(ToString(got[2]), txs[3]);
+  EXPECT_EQ(m.Select(10, txs[0].size() + txs[1].size(), {}).size(), 2u);
+  EXPECT_TRUE(m.Select(10, 1, {}).empty());
+}
+
+TEST_F(MempoolTest, RemovesCommittedAndReportsOwnLatencies) {
+  Mempool m = Make();
+  const std::string own = Tx(), relayed = Tx();
+  ASSERT_EQ(m.Admit(AsBytes(own), 0, 100).code, AdmitCode::kAdmitted);
+  ASSERT_EQ(m.Admit(AsBytes(relayed), 1, 200).code, AdmitCode::kAdmitted);
+  std::vector<int64_t> admitted;
+  m.RemoveCommitted({ledger::TxIdOf(AsBytes(own)), ledger::TxIdOf(AsBytes(relayed))}, &admitted);
+  EXPECT_EQ(admitted, std::vector<int64_t>{100});
+  EXPECT_EQ(m.size(), 0u);
+  EXPECT_EQ(m.bytes(), 0u);
+}
+
+// A tx of a committed block is neither proposed again nor reported to the replica again (it
+// forgot the tx when it committed), but stays pending until its block executes.
+TEST_F(MempoolTest, CommittedTxsAreHiddenUntilExecuted) {
+  Mempool m = Make();
+  const std::string a = Tx(), b = Tx();
+  ASSERT_EQ(m.Admit(AsBytes(a), 0, 0).code, AdmitCode::kAdmitted);
+  ASSERT_EQ(m.Admit(AsBytes(b), 0, 0).code, AdmitCode::kAdmitted);
+  const TxId id_a = ledger::TxIdOf(AsBytes(a));
+  m.MarkCommitted({id_a});
+  EXPECT_FALSE(m.Proposable(id_a));
+  EXPECT_TRUE(m.Contains(id_a));
+  std::vector<Bytes> sel = m.Select(10, 1 << 20, {});
+  ASSERT_EQ(sel.size(), 1u);
+  EXPECT_EQ(ToString(sel[0]), b);
+  AdmitResult late = m.Admit(AsBytes(a), 3, 0);  // a relay arriving after the commit
+  EXPECT_EQ(late.code, AdmitCode::kDuplicatePending);
+  EXPECT_FALSE(late.report_to_replica);
+}
+
+// DESIGN.md §8: each signature is checked once per node; the block's execution hits the cache.
+TEST_F(MempoolTest, BlockVerificationHitsTheAdmissionCache) {
+  Mempool m = Make();
+  const std::string tx = Tx();
+  ASSERT_EQ(m.Admit(AsBytes(tx), 0, 0).code, AdmitCode::kAdmitted);
+  ASSERT_EQ(verifier_.calls, 1);
+  auto decoded = ledger::DecodeTx(AsBytes(tx), ledger::testing::kChainId, m.block_verifier());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(verifier_.calls, 1);
+  EXPECT_EQ(m.cache().hits(), 1u);
+  // A tx never admitted is verified for real, and not remembered.
+  const std::string fresh = Tx();
+  ASSERT_TRUE(ledger::DecodeTx(AsBytes(fresh), ledger::testing::kChainId, m.block_verifier()).ok());
+  EXPECT_EQ(verifier_.calls, 2);
+  EXPECT_EQ(m.cache().size(), 0u);
+}
+
+TEST_F(MempoolTest, AdmissionPoolReportsBatches) {
+  Mempool m = Make();
+  std::atomic<int> done{0}, admitted{0};
+  AdmissionPool pool(m, 2, [&](std::vector<AdmittedTx>& batch) {
+    for (const AdmittedTx& a : batch) {
+      EXPECT_TRUE(a.newly_admitted);
+      EXPECT_FALSE(a.tx.empty());
+      ++admitted;
+    }
+  });
+  constexpr int kTxs = 50;
+  for (int i = 0; i < kTxs; ++i) {
+    ASSERT_TRUE(pool.Submit(AdmissionJob{ToBytes(Tx()), 0, [&](const AdmitResult& r) {
+                                           EXPECT_EQ(r.code, AdmitCode::kAdmitted);
+                                           ++done;
+                                         }}));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((done < kTxs || admitted < kTxs) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(done, kTxs);
+  EXPECT_EQ(admitted, kTxs);
+  pool.Stop();
+  EXPECT_FALSE(pool.Submit(AdmissionJob{ToBytes(Tx()), 0, nullptr}));
+}
+
+}  // namespace
+}  // namespace hc::node
