@@ -73,9 +73,15 @@ int RunStatus(const StatusOptions& opts) {
               Text(o.if_contains("genesis_hash")).c_str());
   std::printf("height:   %s  head %s\n", Text(o.if_contains("height")).c_str(),
               Text(o.if_contains("head_hash")).c_str());
-  std::printf("view:     %s  primary %s  %s\n", Text(o.if_contains("view")).c_str(),
-              Text(o.if_contains("primary")).c_str(),
-              Text(o.if_contains("view_active")) == "true" ? "active" : "changing view");
+  // Observers take no part in consensus: they report no view (view_active is null).
+  const json::value* active = o.if_contains("view_active");
+  if (active != nullptr && active->is_bool()) {
+    std::printf("view:     %s  primary %s  %s\n", Text(o.if_contains("view")).c_str(),
+                Text(o.if_contains("primary")).c_str(),
+                active->as_bool() ? "active" : "changing view");
+  } else {
+    std::printf("view:     (observer: follows certified blocks, takes no part in consensus)\n");
+  }
   std::printf("log:      size %s  root %s\n", Text(o.if_contains("log_size")).c_str(),
               Text(o.if_contains("log_root")).c_str());
   if (const json::value* m = o.if_contains("mempool"); m != nullptr && m->is_object()) {
