@@ -10,8 +10,10 @@ namespace hc::cli {
 void RegisterKeygen(CLI::App& app, int* exit_code);
 void RegisterProof(CLI::App& app, int* exit_code);
 void RegisterVerifyChain(CLI::App& app, int* exit_code);
+void RegisterVerify(CLI::App& app, int* exit_code);  // verify provenance
 void RegisterNetwork(CLI::App& app, int* exit_code);
 void RegisterTx(CLI::App& app, int* exit_code);
 void RegisterStatus(CLI::App& app, int* exit_code);
+void RegisterRecord(CLI::App& app, int* exit_code);
 
 }  // namespace hc::cli

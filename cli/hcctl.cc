@@ -16,9 +16,11 @@ int main(int argc, char** argv) {
   hc::cli::RegisterKeygen(app, &exit_code);
   hc::cli::RegisterProof(app, &exit_code);
   hc::cli::RegisterVerifyChain(app, &exit_code);
+  hc::cli::RegisterVerify(app, &exit_code);
   hc::cli::RegisterNetwork(app, &exit_code);
   hc::cli::RegisterTx(app, &exit_code);
   hc::cli::RegisterStatus(app, &exit_code);
+  hc::cli::RegisterRecord(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

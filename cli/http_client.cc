@@ -47,6 +47,20 @@ Result<HttpResponse> HttpRequest(const NodeUrl& url, const std::string& method,
                                  const std::string& target, const std::string& body,
                                  const std::string& content_type,
                                  std::chrono::milliseconds timeout) {
+  return HttpRequest(url, method, target, body, content_type, timeout, HttpRequestOptions{});
+}
+
+std::string HttpResponse::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (beast::iequals(k, name)) return v;
+  }
+  return "";
+}
+
+Result<HttpResponse> HttpRequest(const NodeUrl& url, const std::string& method,
+                                 const std::string& target, const std::string& body,
+                                 const std::string& content_type, std::chrono::milliseconds timeout,
+                                 const HttpRequestOptions& options) {
   const std::string where = "http://" + url.host + ":" + url.port + url.prefix + target;
   asio::io_context ioc;
   tcp::resolver resolver(ioc);
@@ -61,14 +75,15 @@ Result<HttpResponse> HttpRequest(const NodeUrl& url, const std::string& method,
   req.set(http::field::host, url.host + ":" + url.port);
   req.set(http::field::user_agent, "hcctl");
   req.set(http::field::accept, "application/json, application/problem+json");
-  if (!body.empty() || method == "POST") {
+  for (const auto& [k, v] : options.headers) req.set(k, v);
+  if (!body.empty() || method == "POST" || method == "PUT") {
     req.set(http::field::content_type, content_type);
     req.body() = body;
     req.prepare_payload();
   }
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(kHttpResponseBodyMaxBytes);
+  parser.body_limit(options.response_body_max);
 
   beast::error_code result_ec;
   std::string stage = "connect";
@@ -104,6 +119,9 @@ Result<HttpResponse> HttpRequest(const NodeUrl& url, const std::string& method,
   out.status = static_cast<int>(res.result_int());
   out.content_type = std::string(res[http::field::content_type]);
   out.body = res.body();
+  for (const auto& field : res) {
+    out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
   return out;
 }
 

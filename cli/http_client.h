@@ -7,6 +7,9 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 
@@ -25,6 +28,10 @@ struct HttpResponse {
   int status = 0;
   std::string content_type;
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // every response field, in order
+
+  // The value of the first field named `name` (case-insensitive), or "".
+  std::string Header(std::string_view name) const;
 };
 
 inline constexpr size_t kHttpResponseBodyMaxBytes = 16u << 20;
@@ -37,6 +44,17 @@ Result<HttpResponse> HttpRequest(const NodeUrl& url, const std::string& method,
                                  const std::string& target, const std::string& body,
                                  const std::string& content_type,
                                  std::chrono::milliseconds timeout);
+
+// The same with extra request header fields (e.g. a request signature, api/auth.h) and another
+// response body limit (payload downloads are up to 64 MiB).
+struct HttpRequestOptions {
+  std::vector<std::pair<std::string, std::string>> headers;
+  size_t response_body_max = kHttpResponseBodyMaxBytes;
+};
+Result<HttpResponse> HttpRequest(const NodeUrl& url, const std::string& method,
+                                 const std::string& target, const std::string& body,
+                                 const std::string& content_type, std::chrono::milliseconds timeout,
+                                 const HttpRequestOptions& options);
 
 // The "detail" (or "title") of an application/problem+json body, with its "code"; the raw body
 // when it is not one.

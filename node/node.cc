@@ -198,6 +198,9 @@ Status NodeImpl::Init() {
   if (!ledger.ok()) return ledger.status().WithContext(c.data_dir + "/db");
   ledger_ = std::move(ledger).value();
   ledger_height_ = ledger_->height();
+  ledger_view_ = std::make_shared<LedgerViewImpl>(ledger_, ledger_mu_, *store_, genesis_);
+  request_auth_ = std::make_shared<api::RequestAuthenticator>(
+      *verifier_, [] { return SystemClock().NowMs(); });
 
   metrics_ = std::make_shared<api::MetricsRegistry>();
   m_ = std::make_unique<NodeMetrics>(*metrics_);
@@ -855,6 +858,7 @@ void NodeImpl::ExecuteCertified(const consensus::CertifiedBlock& cb) {
       return;
     }
     ledger_height_ = height;
+    PublishCommitted(block, header.timestamp_ms(), committed.value());
     summary = MakeExecSummary(height, committed->block_hash, header.timestamp_ms(),
                               committed->log_size, committed->log_root);
     executed_now = true;
@@ -882,6 +886,20 @@ void NodeImpl::AfterCommit(const std::vector<TxId>& ids, bool own_mempool) {
     for (int64_t t : admitted_ms) m_->commit_latency.Observe(static_cast<double>(now - t) / 1000.0);
   }
   NotifyWaiters(ids);
+}
+
+void NodeImpl::PublishCommitted(const pb::Block& block, int64_t timestamp_ms,
+                                const ledger::CommittedBlock& committed) {
+  if (!ledger_view_ || !ledger_view_->has_subscribers()) return;
+  api::CommittedBlockEvent ev;
+  ev.height = committed.height;
+  ev.block_hash = committed.block_hash;
+  ev.timestamp_ms = timestamp_ms;
+  ev.first_entry = committed.execution.first_entry;
+  ev.txs.reserve(block.txs_size());
+  for (const std::string& tx : block.txs()) ev.txs.push_back(ToBytes(tx));
+  ev.receipts = committed.execution.receipt_bytes;
+  ledger_view_->Publish(ev);
 }
 
 // ---- State server ----
@@ -1026,6 +1044,10 @@ size_t NodeImpl::ApplyFetched(uint32_t peer, const consensus::StateResponse& res
     std::vector<TxId> ids;
     ids.reserve(block.txs_size());
     for (const std::string& tx : block.txs()) ids.push_back(ledger::TxIdOf(AsBytes(tx)));
+    pb::BlockHeader header;
+    if (header.ParseFromString(block.header())) {
+      PublishCommitted(block, header.timestamp_ms(), committed.value());
+    }
     AfterCommit(ids, false);
   }
   if (applied > 0) {

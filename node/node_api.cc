@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include "api/exchange_routes.h"
 #include "api/json.h"
 #include "common/clock.h"
 #include "common/encoding.h"
@@ -93,7 +94,14 @@ api::Router NodeImpl::BuildRouter() {
              [this](const api::Request& r, api::Responder res) { HandleGetTx(r, res); });
   router.Get("/v1/status",
              [this](const api::Request& r, api::Responder res) { HandleStatus(r, res); });
+  AddBatchRoute(router);
   api::AddMetricsRoute(router, metrics_);
+  api::ExchangeContext ctx;
+  ctx.view = ledger_view_;
+  ctx.auth = request_auth_;
+  ctx.metrics = metrics_;
+  ctx.observer = !validator_;
+  api::RegisterExchangeRoutes(router, ctx);
   return router;
 }
 

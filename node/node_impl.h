@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "api/auth.h"
 #include "api/exchange.h"
 #include "api/metrics.h"
 #include "api/server.h"
@@ -25,6 +26,7 @@
 #include "ledger/genesis.h"
 #include "ledger/ledger.h"
 #include "node/config.h"
+#include "node/ledger_view_impl.h"
 #include "node/mempool.h"
 #include "node/node_app.h"
 #include "node/persist.h"
@@ -139,6 +141,9 @@ class NodeImpl {
   std::unique_ptr<ledger::Ledger> ledger_;
   mutable std::shared_mutex ledger_mu_;  // exclusive: Commit; shared: reads
   std::atomic<uint64_t> ledger_height_{0};
+  // The exchange API's view of the ledger (api/ledger_view.h) and its request authenticator.
+  std::shared_ptr<LedgerViewImpl> ledger_view_;
+  std::shared_ptr<api::RequestAuthenticator> request_auth_;
 
   // ---- Mempool ----
   std::unique_ptr<Mempool> mempool_;
@@ -220,6 +225,9 @@ class NodeImpl {
   void ExecutorLoop();
   void ExecuteCertified(const consensus::CertifiedBlock& block);
   void AfterCommit(const std::vector<TxId>& ids, bool own_mempool);
+  // Hands a committed block to the exchange API's commit subscribers (the event stream).
+  void PublishCommitted(const ::healthchain::v1::Block& block, int64_t timestamp_ms,
+                        const ledger::CommittedBlock& committed);
 
   void ServeLoop();
   void ServeStateRequest(const ServeRequest& req);
@@ -232,6 +240,9 @@ class NodeImpl {
   void HandleSubmitTx(const api::Request& request, api::Responder responder);
   void HandleGetTx(const api::Request& request, api::Responder responder);
   void HandleStatus(const api::Request& request, api::Responder responder);
+  // ---- node_api_batch.cc: POST /v1/txs (batch submission) ----
+  void AddBatchRoute(api::Router& router);
+  void HandleSubmitBatch(const api::Request& request, api::Responder responder);
   // The committed-tx JSON (wait=commit and GET /v1/tx/{id}); NotFound when not committed.
   Result<boost::json::object> CommittedTxJson(const TxId& id) const;
   uint64_t AddWaiter(const TxId& id, api::Responder responder);

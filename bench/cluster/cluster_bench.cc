@@ -1,0 +1,964 @@
+// hc_cluster_bench: the cluster load benchmark (issue 7, docs/performance.md "Cluster benchmark").
+//
+// Starts a local network of `healthchain` processes exactly as operators run them (keys, TLS
+// identities and node.toml from cli/network_gen.h; TLS between peers, synced RocksDB, every client
+// signature checked by every validator), on free loopback ports. The workload is the ledger tests'
+// mixed workload (tests/ledger/workload.h: enrolments, consent grants and revocations, anchors,
+// accesses granted and denied, break-glass, claims, adjudications, erasures) re-keyed onto real
+// Ed25519 identities and signed before anything is measured; the genesis names the workload's
+// commission ("gov").
+//
+// Load goes over persistent HTTP/1.1 connections, spread over all validators, as
+// `POST /v1/txs?wait=commit` batches. The node answers a batch when every admitted tx of it has
+// executed, and says for each tx when (`commit_ms`, from the request's arrival), so the client
+// learns every commit without asking about any single tx: a tx's commit latency is the batch's
+// round trip minus (the node's elapsed time − the tx's commit_ms).
+//
+//   closed loop: `--inflight` txs in flight (inflight / batch connections, each with one batch
+//                outstanding);
+//   open loop:   `--rate` tx/s, one batch every batch / rate seconds, taken by a pool of
+//                connections; latency counts from the batch's scheduled time, so a backlog shows.
+//
+// Every loop is bounded in time and count; every child process is killed on exit (destructors,
+// SIGINT/SIGTERM, and PR_SET_PDEATHSIG if this process dies).
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "cli/network_gen.h"
+#include "common/encoding.h"
+#include "crypto/box.h"
+#include "crypto/ed25519.h"
+#include "crypto/hash.h"
+#include "crypto/signer.h"
+#include "ledger/genesis.h"
+#include "ledger/tx.h"
+#include "tests/ledger/workload.h"
+
+namespace hc::bench {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+namespace http = boost::beast::http;
+namespace pb = ::healthchain::v1;
+using Clock = std::chrono::steady_clock;
+using Ms = std::chrono::milliseconds;
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// ---- Options ----
+
+struct Options {
+  uint32_t validators = 4;
+  std::string mode = "closed";  // closed | open
+  double rate = 0;              // open loop, tx/s
+  uint32_t inflight = 4000;     // closed loop, txs
+  uint32_t batch = 250;
+  double warmup_s = 10;
+  double window_s = 60;
+  uint32_t patients = 2000;
+  uint32_t hospitals = 24;
+  uint32_t insurers = 8;
+  uint64_t txs = 0;  // 0: sized from the rate guess and the run's length
+  double rate_guess = 9000;
+  bool sweep = false;
+  std::string node_bin;
+  std::string work_dir = "/tmp/hc-cluster-bench";
+  std::string json_out;
+  std::string md_out;
+  bool keep = false;
+};
+
+// ---- Processes ----
+
+class NodeProcess {
+ public:
+  NodeProcess() = default;
+  NodeProcess(const NodeProcess&) = delete;
+  NodeProcess& operator=(const NodeProcess&) = delete;
+  ~NodeProcess() { Kill(); }
+
+  bool Start(const std::string& bin, const std::string& config, const std::string& log) {
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+      // Child: dies with the benchmark, logs to its file. Only async-signal-safe calls here.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        ::dup2(fd, STDOUT_FILENO);
+        ::dup2(fd, STDERR_FILENO);
+      }
+      const char* argv[] = {bin.c_str(), "--config", config.c_str(), nullptr};
+      ::execv(bin.c_str(), const_cast<char* const*>(argv));
+      ::_exit(127);
+    }
+    pid_ = pid;
+    return true;
+  }
+  pid_t pid() const { return pid_; }
+  bool Alive() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+  void Kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    for (int i = 0; i < 500; ++i) {  // at most 5 s
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) break;
+      std::this_thread::sleep_for(Ms(10));
+    }
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// utime + stime of a process, in seconds (/proc/<pid>/stat fields 14 and 15).
+double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = s.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(s.substr(close + 2));
+  std::string f;
+  double ut = 0, st = 0;
+  // After "pid (comm) ", field 3 (state) is index 0; utime is field 14 (index 11).
+  for (int i = 0; i <= 12 && (fields >> f); ++i) {
+    if (i == 11) ut = std::strtod(f.c_str(), nullptr);
+    if (i == 12) st = std::strtod(f.c_str(), nullptr);
+  }
+  return (ut + st) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double SelfCpuSeconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+uint64_t DiskBytes(const fs::path& dir) {  // as du: allocated blocks
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st{};
+    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      total += static_cast<uint64_t>(st.st_blocks) * 512;
+    }
+  }
+  return total;
+}
+
+uint16_t FreePortBase(uint32_t count) {
+  std::mt19937 rng(static_cast<uint32_t>(::getpid()) ^
+                   static_cast<uint32_t>(Clock::now().time_since_epoch().count()));
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const auto base = static_cast<uint16_t>(20000 + rng() % 30000);
+    bool ok = true;
+    for (uint32_t i = 0; i < count && ok; ++i) {
+      boost::asio::io_context io;
+      boost::asio::ip::tcp::acceptor a(io);
+      boost::system::error_code ec;
+      a.open(boost::asio::ip::tcp::v4(), ec);
+      if (!ec) {
+        a.bind({boost::asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(base + i)},
+               ec);
+      }
+      ok = !ec;
+    }
+    if (ok) return base;
+  }
+  return 0;
+}
+
+// ---- HTTP over one persistent connection ----
+
+class Conn {
+ public:
+  explicit Conn(uint16_t port) : port_(port), socket_(io_) {}
+
+  struct Reply {
+    int status = 0;
+    std::string body;
+  };
+
+  std::optional<Reply> Do(http::verb method, const std::string& target, std::string body,
+                          const std::string& content_type) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (!socket_.is_open() && !Connect()) return std::nullopt;
+      http::request<http::string_body> req{method, target, 11};
+      req.set(http::field::host, "127.0.0.1");
+      req.keep_alive(true);
+      if (!content_type.empty()) req.set(http::field::content_type, content_type);
+      req.body() = body;
+      req.prepare_payload();
+      boost::system::error_code ec;
+      http::write(socket_, req, ec);
+      if (!ec) {
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(64u << 20);
+        http::read(socket_, buffer_, parser, ec);
+        if (!ec) {
+          Reply r;
+          r.status = static_cast<int>(parser.get().result_int());
+          r.body = std::move(parser.get().body());
+          if (!parser.get().keep_alive()) Close();
+          return r;
+        }
+      }
+      Close();  // a stale keep-alive connection: reconnect once
+    }
+    return std::nullopt;
+  }
+
+ private:
+  bool Connect() {
+    boost::system::error_code ec;
+    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port_}, ec);
+    if (ec) {
+      Close();
+      return false;
+    }
+    // Bounded reads and writes: a wait=commit batch is answered within the node's 30 s wait.
+    timeval tv{40, 0};
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int one = 1;
+    ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    buffer_.clear();
+    return true;
+  }
+  void Close() {
+    boost::system::error_code ec;
+    socket_.close(ec);
+    buffer_.clear();
+  }
+
+  uint16_t port_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::beast::flat_buffer buffer_;
+};
+
+std::optional<json::object> GetJson(uint16_t port, const std::string& target) {
+  Conn c(port);
+  auto r = c.Do(http::verb::get, target, "", "");
+  if (!r || r->status != 200) return std::nullopt;
+  boost::system::error_code ec;
+  json::value v = json::parse(r->body, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return v.as_object();
+}
+
+// Sum of the Prometheus samples whose name (before any label set) is `name`.
+double MetricSum(const std::string& text, const std::string& name) {
+  double sum = 0;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    if (line.compare(0, name.size(), name) != 0) continue;
+    if (line.size() > name.size() && line[name.size()] != ' ' && line[name.size()] != '{') {
+      continue;
+    }
+    const size_t sp = line.rfind(' ');
+    if (sp != std::string::npos) sum += std::strtod(line.c_str() + sp + 1, nullptr);
+  }
+  return sum;
+}
+
+std::string Metrics(uint16_t port) {
+  Conn c(port);
+  auto r = c.Do(http::verb::get, "/metrics", "", "");
+  return r && r->status == 200 ? r->body : std::string();
+}
+
+// ---- Workload: the ledger tests' mix, re-keyed onto real Ed25519 identities ----
+
+struct KeyHash {
+  size_t operator()(const crypto::Ed25519PublicKey& k) const {
+    size_t h;
+    std::memcpy(&h, k.data(), sizeof h);
+    return h;
+  }
+};
+
+class RealKeys {
+ public:
+  void Add(const std::string& name) {
+    const crypto::Ed25519PublicKey fake = ledger::testing::KeyOf(name);
+    const Hash32 seed = crypto::Sha256(AsBytes("hc-cluster-bench/" + name));
+    auto kp = crypto::Ed25519FromSeed(ByteView(seed.data(), seed.size()));
+    HC_ASSERT(kp.ok());
+    public_.push_back(kp->public_key);
+    signers_.push_back(crypto::MakeEd25519Signer(std::move(kp->secret_key)));
+    index_.emplace(fake, signers_.size() - 1);
+  }
+  const crypto::Ed25519PublicKey* RealOf(const std::string& fake_bytes, size_t* index) const {
+    if (fake_bytes.size() != 32) return nullptr;
+    crypto::Ed25519PublicKey k{};
+    std::memcpy(k.data(), fake_bytes.data(), 32);
+    auto it = index_.find(k);
+    if (it == index_.end()) return nullptr;
+    if (index != nullptr) *index = it->second;
+    return &public_[it->second];
+  }
+  const crypto::Signer& signer(size_t i) const { return *signers_[i]; }
+
+ private:
+  std::unordered_map<crypto::Ed25519PublicKey, size_t, KeyHash> index_;
+  std::vector<crypto::Ed25519PublicKey> public_;
+  std::vector<std::unique_ptr<crypto::Signer>> signers_;
+};
+
+// Replaces every 32-byte bytes field that is a workload identity's fake key by its real key.
+void Rekey(google::protobuf::Message* m, const RealKeys& keys) {
+  const auto* d = m->GetDescriptor();
+  const auto* r = m->GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const auto* f = d->field(i);
+    if (f->type() == google::protobuf::FieldDescriptor::TYPE_BYTES) {
+      if (f->is_repeated()) {
+        for (int j = 0; j < r->FieldSize(*m, f); ++j) {
+          if (auto* k = keys.RealOf(r->GetRepeatedString(*m, f, j), nullptr)) {
+            r->SetRepeatedString(m, f, j, std::string(reinterpret_cast<const char*>(k->data()), 32));
+          }
+        }
+      } else if (r->HasField(*m, f)) {
+        if (auto* k = keys.RealOf(r->GetString(*m, f), nullptr)) {
+          r->SetString(m, f, std::string(reinterpret_cast<const char*>(k->data()), 32));
+        }
+      }
+    } else if (f->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
+      if (f->is_repeated()) {
+        for (int j = 0; j < r->FieldSize(*m, f); ++j) Rekey(r->MutableRepeatedMessage(m, f, j), keys);
+      } else if (r->HasField(*m, f)) {
+        Rekey(r->MutableMessage(m, f), keys);
+      }
+    }
+  }
+}
+
+struct PreparedWorkload {
+  std::vector<std::string> orgs;      // RegisterOrg + policy (committed first)
+  std::vector<std::string> patients;  // initial enrolments (committed second)
+  std::vector<std::string> load;      // the measured stream
+  double sign_seconds = 0;
+};
+
+PreparedWorkload PrepareWorkload(const Options& o, const std::string& chain_id,
+                                 const RealKeys& keys) {
+  ledger::testing::WorkloadOptions wo;
+  wo.hospitals = static_cast<int>(o.hospitals);
+  wo.insurers = static_cast<int>(o.insurers);
+  wo.initial_patients = static_cast<int>(o.patients);
+  wo.bad_percent = 0;  // every tx is admissible, so every tx offered should commit
+  ledger::testing::Workload w(7, wo);
+  std::vector<std::string> setup = w.SetupTxs();
+  const int64_t now_ms = std::chrono::duration_cast<Ms>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  std::vector<std::string> load = w.NextTxs(o.txs, now_ms);
+
+  // Re-key and re-sign, in parallel (signing is the costly part; it is never measured).
+  PreparedWorkload out;
+  const auto t0 = Clock::now();
+  auto resign = [&](std::vector<std::string>& txs) {
+    const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        for (size_t i = t; i < txs.size(); i += threads) {
+          pb::SignedTx st;
+          pb::TxBody body;
+          if (!st.ParseFromString(txs[i]) || !body.ParseFromString(st.body())) continue;
+          size_t signer = 0;
+          if (keys.RealOf(body.signer(), &signer) == nullptr) continue;
+          Rekey(&body, keys);
+          body.set_chain_id(chain_id);
+          body.set_created_ms(now_ms);
+          txs[i] = ledger::SignTx(body, keys.signer(signer));
+        }
+      });
+    }
+    for (auto& th : pool) th.join();
+  };
+  resign(setup);
+  resign(load);
+  out.sign_seconds = Seconds(Clock::now() - t0);
+  const size_t n_orgs = o.hospitals + o.insurers + 1;
+  out.orgs.assign(setup.begin(), setup.begin() + static_cast<long>(n_orgs));
+  out.patients.assign(setup.begin() + static_cast<long>(n_orgs), setup.end());
+  out.load = std::move(load);
+  return out;
+}
+
+std::string Delimited(const std::vector<std::string>& txs, size_t from, size_t to) {
+  std::string body;
+  for (size_t i = from; i < to; ++i) {
+    uint64_t len = txs[i].size();
+    while (len >= 0x80) {
+      body.push_back(static_cast<char>((len & 0x7f) | 0x80));
+      len >>= 7;
+    }
+    body.push_back(static_cast<char>(len));
+    body += txs[i];
+  }
+  return body;
+}
+
+// ---- One run ----
+
+struct RunResult {
+  uint32_t validators = 0;
+  std::string mode;
+  double offered_rate = 0;  // open loop
+  uint32_t inflight = 0;    // closed loop
+  double window_s = 0;
+  uint64_t committed_window = 0;  // node-side (validator 0's hc_node_txs_committed_total)
+  double committed_tps = 0;
+  uint64_t observed_commits = 0;  // client-side, txs whose commit landed in the window
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
+  uint64_t not_committed = 0;   // offered in the window, answered without a commit
+  uint64_t rejected = 0;        // duplicate / invalid / mempool_full answers
+  uint64_t late_batches = 0;    // open loop: batches started > 100 ms after their slot
+  double view_changes = 0;
+  double node_cpu_s = 0;
+  double node_cpu_per_1k = 0;
+  double gen_cpu_s = 0;
+  double gen_cpu_per_1k = 0;
+  double bytes_per_tx = 0;
+  double verify_rate = 0;  // one core, Ed25519 verifies per CPU second
+  unsigned cores = 0;
+  double ceiling_tps = 0;
+  double achieved_over_ceiling = 0;
+  double cpu_over_sigchecks = 0;
+  double load_avg_1m = 0;
+  double sign_s = 0;
+  uint64_t prepared_txs = 0;
+  bool ran_out_of_txs = false;
+  std::string error;
+};
+
+double VerifyRate() {
+  auto kp = crypto::GenerateEd25519();
+  std::string msg(300, 'x');
+  const auto sig = crypto::Ed25519Sign(kp.secret_key, AsBytes(msg));
+  timespec a{}, b{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+  uint64_t n = 0;
+  double cpu = 0;
+  while (cpu < 1.0 && n < 1'000'000) {
+    for (int i = 0; i < 200; ++i) {
+      if (crypto::Ed25519Verify(kp.public_key, AsBytes(msg), ByteView(sig.data(), sig.size()))) ++n;
+    }
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    cpu = static_cast<double>(b.tv_sec - a.tv_sec) + static_cast<double>(b.tv_nsec - a.tv_nsec) / 1e9;
+  }
+  return cpu > 0 ? static_cast<double>(n) / cpu : 0;
+}
+
+double LoadAvg1() {
+  std::ifstream in("/proc/loadavg");
+  double v = 0;
+  in >> v;
+  return v;
+}
+
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+  return v[k];
+}
+
+class Cluster {
+ public:
+  ~Cluster() { Stop(); }
+  void Stop() {
+    for (auto& p : procs_) p->Kill();
+  }
+  std::vector<std::unique_ptr<NodeProcess>> procs_;
+  std::vector<uint16_t> api_ports_;
+  std::vector<std::string> data_dirs_;
+};
+
+// Submits `txs` in batches with wait=commit to validator 0 until all are committed.
+bool CommitSetup(uint16_t port, const std::vector<std::string>& txs, size_t batch) {
+  Conn c(port);
+  for (size_t from = 0; from < txs.size(); from += batch) {
+    const size_t to = std::min(txs.size(), from + batch);
+    auto r = c.Do(http::verb::post, "/v1/txs?wait=commit", Delimited(txs, from, to),
+                  "application/x-protobuf");
+    if (!r || r->status != 200) return false;
+    boost::system::error_code ec;
+    json::value v = json::parse(r->body, ec);
+    if (ec || !v.is_object()) return false;
+    if (v.as_object().at("committed").to_number<uint64_t>() != to - from) return false;
+  }
+  return true;
+}
+
+RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode, double rate,
+                  uint32_t inflight) {
+  RunResult res;
+  res.validators = validators;
+  res.mode = mode;
+  res.offered_rate = mode == "open" ? rate : 0;
+  res.inflight = mode == "closed" ? inflight : 0;
+  res.cores = std::max(1u, std::thread::hardware_concurrency());
+
+  // 1. The network, as `hcctl network new` makes it, with the workload's commission in genesis.
+  const std::string dir = o.work_dir + "/n" + std::to_string(validators);
+  cli::NetworkSpec spec;
+  spec.chain_id = "hc-bench";
+  spec.validators = validators;
+  spec.overwrite = true;
+  spec.log_level = "warn";
+  const uint16_t base = FreePortBase(4 * validators);
+  if (base == 0) {
+    res.error = "no free port range";
+    return res;
+  }
+  spec.base_p2p_port = base;
+  spec.base_api_port = static_cast<uint16_t>(base + 2 * validators);
+  std::error_code fec;
+  fs::remove_all(dir, fec);
+  cli::GeneratedNetwork net;
+  if (Status s = cli::GenerateNetwork(spec, dir, &net); !s.ok()) {
+    res.error = "generate network: " + s.message();
+    return res;
+  }
+  auto genesis = ledger::LoadGenesisFile(net.genesis_path);
+  if (!genesis.ok()) {
+    res.error = "genesis: " + genesis.status().message();
+    return res;
+  }
+  RealKeys keys;
+  keys.Add("gov");
+  for (uint32_t i = 0; i < o.hospitals; ++i) keys.Add("hosp-" + std::to_string(i));
+  for (uint32_t i = 0; i < o.insurers; ++i) keys.Add("ins-" + std::to_string(i));
+  const uint64_t patients_max = o.patients + o.txs / 16 + 1000;  // enrolments are ≈ 5 % of txs
+  for (uint64_t i = 0; i < patients_max; ++i) keys.Add("pat-" + std::to_string(i));
+  {
+    size_t gi = 0;
+    ledger::GenesisCommission gov;
+    gov.name = "Bench Health Commission";
+    gov.key = *keys.RealOf(ledger::testing::K("gov"), &gi);
+    gov.encryption_key = crypto::GenerateX25519().public_key;
+    genesis->commissions = {gov};
+    std::ofstream(net.genesis_path, std::ios::trunc) << ledger::GenesisToJson(*genesis);
+  }
+
+  // 2. The workload, signed before anything is measured.
+  std::cerr << "preparing " << o.txs << " txs ...\n";
+  PreparedWorkload wl = PrepareWorkload(o, genesis->chain_id, keys);
+  res.sign_s = wl.sign_seconds;
+  res.prepared_txs = wl.load.size();
+  std::cerr << "signed in " << wl.sign_seconds << " s\n";
+
+  // 3. The processes.
+  Cluster cluster;
+  for (const auto& node : net.nodes) {
+    if (!node.validator) continue;
+    // node.toml exactly as `hcctl network new` writes it (the operator's defaults).
+    auto p = std::make_unique<NodeProcess>();
+    if (!p->Start(o.node_bin, node.config_path, node.dir + "/node.log")) {
+      res.error = "cannot start " + node.name;
+      return res;
+    }
+    cluster.procs_.push_back(std::move(p));
+    cluster.api_ports_.push_back(
+        static_cast<uint16_t>(std::stoi(node.api_address.substr(node.api_address.rfind(':') + 1))));
+    cluster.data_dirs_.push_back(node.dir + "/data");
+  }
+  const uint16_t port0 = cluster.api_ports_[0];
+  // Ready when every validator answers and the network commits the org setup.
+  const auto ready_deadline = Clock::now() + std::chrono::seconds(60);
+  for (uint16_t p : cluster.api_ports_) {
+    while (!g_stop && Clock::now() < ready_deadline && !GetJson(p, "/v1/status")) {
+      std::this_thread::sleep_for(Ms(100));
+    }
+  }
+  for (auto& p : cluster.procs_) {
+    if (!p->Alive()) {
+      res.error = "a node exited at start (see its node.log under " + dir + ")";
+      return res;
+    }
+  }
+  if (g_stop || !CommitSetup(port0, wl.orgs, 500) || !CommitSetup(port0, wl.patients, 500)) {
+    res.error = "the network did not commit the setup txs";
+    return res;
+  }
+  std::cerr << "network of " << validators << " up, setup committed\n";
+
+  // 4. One core's verify rate, measured now (the network idle), and the ceiling it implies.
+  res.verify_rate = VerifyRate();
+  res.ceiling_tps = res.cores * res.verify_rate / validators;
+
+  // 5. Load.
+  struct Sample {
+    double commit_at_s;  // since run start, client clock
+    double latency_ms;
+  };
+  std::mutex mu;
+  std::vector<Sample> samples;
+  std::atomic<uint64_t> not_committed{0}, rejected{0}, late{0}, next_tx{0}, http_errors{0};
+  std::atomic<bool> out_of_txs{false};
+  const auto run_start = Clock::now();
+  const double total_s = o.warmup_s + o.window_s;
+  const auto load_end = run_start + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(total_s));
+  // Open loop: slots handed to workers through a bounded queue of scheduled times.
+  std::mutex qmu;
+  std::condition_variable qcv;
+  std::deque<Clock::time_point> slots;
+  bool sched_done = false;
+  const size_t batch = o.batch;
+  const uint32_t conns =
+      mode == "closed"
+          ? std::max<uint32_t>(1, (inflight + o.batch - 1) / o.batch)
+          : std::max<uint32_t>(validators * 2,
+                               static_cast<uint32_t>(std::ceil(rate * 0.6 / o.batch)) + validators);
+
+  auto send_batch = [&](Conn& c, Clock::time_point t0) -> bool {
+    const uint64_t from = next_tx.fetch_add(batch);
+    if (from >= wl.load.size()) {
+      out_of_txs = true;
+      return false;
+    }
+    const uint64_t to = std::min<uint64_t>(wl.load.size(), from + batch);
+    auto r = c.Do(http::verb::post, "/v1/txs?wait=commit", Delimited(wl.load, from, to),
+                  "application/x-protobuf");
+    const auto t1 = Clock::now();
+    if (!r || r->status != 200) {
+      http_errors += 1;
+      std::this_thread::sleep_for(Ms(50));
+      return true;
+    }
+    boost::system::error_code ec;
+    json::value v = json::parse(r->body, ec);
+    if (ec || !v.is_object()) return true;
+    const auto& obj = v.as_object();
+    const double rtt_ms = Seconds(t1 - t0) * 1000;
+    const double node_ms = obj.at("elapsed_ms").to_number<double>();
+    std::vector<Sample> local;
+    for (const auto& e : obj.at("results").as_array()) {
+      const auto& t = e.as_object();
+      if (t.at("status").as_string() != "pending") {
+        ++rejected;
+        continue;
+      }
+      const auto* c_ms = t.if_contains("commit_ms");
+      if (c_ms == nullptr) {
+        ++not_committed;
+        continue;
+      }
+      const double lat = std::max(0.0, rtt_ms - (node_ms - c_ms->to_number<double>()));
+      local.push_back({Seconds(t0 - run_start) + lat / 1000, lat});
+    }
+    std::lock_guard lock(mu);
+    samples.insert(samples.end(), local.begin(), local.end());
+    return true;
+  };
+
+  std::vector<std::thread> workers;
+  for (uint32_t w = 0; w < conns; ++w) {
+    workers.emplace_back([&, w] {
+      Conn c(cluster.api_ports_[w % validators]);
+      for (uint64_t iter = 0; iter < 10'000'000; ++iter) {
+        if (g_stop || Clock::now() >= load_end || out_of_txs) return;
+        Clock::time_point t0 = Clock::now();
+        if (mode == "open") {
+          std::unique_lock lock(qmu);
+          if (!qcv.wait_for(lock, Ms(200), [&] { return !slots.empty() || sched_done; })) {
+            continue;
+          }
+          if (slots.empty()) return;
+          t0 = slots.front();
+          slots.pop_front();
+          lock.unlock();
+          if (Clock::now() - t0 > Ms(100)) ++late;
+        }
+        if (!send_batch(c, t0)) return;
+      }
+    });
+  }
+  std::thread scheduler;
+  if (mode == "open") {
+    scheduler = std::thread([&] {
+      const double interval_s = static_cast<double>(batch) / rate;
+      for (uint64_t k = 0; k < 100'000'000; ++k) {
+        const auto slot = run_start + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(interval_s * static_cast<double>(k)));
+        if (g_stop || slot >= load_end) break;
+        std::this_thread::sleep_until(slot);
+        std::lock_guard lock(qmu);
+        if (slots.size() < 100'000) slots.push_back(slot);
+        qcv.notify_one();
+      }
+      std::lock_guard lock(qmu);
+      sched_done = true;
+      qcv.notify_all();
+    });
+  }
+
+  // Window boundaries: node CPU, generator CPU, committed counter, view changes.
+  auto snapshot = [&](double* cpu, double* committed, double* views) {
+    *cpu = 0;
+    for (auto& p : cluster.procs_) *cpu += ProcessCpuSeconds(p->pid());
+    const std::string m = Metrics(port0);
+    *committed = MetricSum(m, "hc_node_txs_committed_total");
+    *views = 0;
+    for (uint16_t port : cluster.api_ports_) {
+      *views = std::max(*views, MetricSum(Metrics(port), "hc_consensus_new_views_installed_total"));
+    }
+  };
+  const auto window_start = run_start + std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::duration<double>(o.warmup_s));
+  while (!g_stop && Clock::now() < window_start && !out_of_txs) std::this_thread::sleep_for(Ms(50));
+  double cpu0 = 0, com0 = 0, vc0 = 0, cpu1 = 0, com1 = 0, vc1 = 0;
+  snapshot(&cpu0, &com0, &vc0);
+  const double gen0 = SelfCpuSeconds();
+  const auto w0 = Clock::now();
+  while (!g_stop && Clock::now() < load_end && !out_of_txs) std::this_thread::sleep_for(Ms(50));
+  snapshot(&cpu1, &com1, &vc1);
+  const double gen1 = SelfCpuSeconds();
+  const auto w1 = Clock::now();
+  res.load_avg_1m = LoadAvg1();
+  if (scheduler.joinable()) scheduler.join();
+  {
+    std::lock_guard lock(qmu);
+    sched_done = true;
+    qcv.notify_all();
+  }
+  for (auto& t : workers) t.join();  // each returns within one batch's bounded wait
+
+  res.ran_out_of_txs = out_of_txs;
+  res.window_s = Seconds(w1 - w0);
+  res.committed_window = static_cast<uint64_t>(com1 - com0);
+  res.committed_tps = res.window_s > 0 ? static_cast<double>(res.committed_window) / res.window_s : 0;
+  const double ws = Seconds(w0 - run_start), we = Seconds(w1 - run_start);
+  std::vector<double> lat;
+  for (const Sample& s : samples) {
+    if (s.commit_at_s >= ws && s.commit_at_s < we) lat.push_back(s.latency_ms);
+  }
+  res.observed_commits = lat.size();
+  res.p50_ms = Percentile(lat, 0.50);
+  res.p90_ms = Percentile(lat, 0.90);
+  res.p99_ms = Percentile(lat, 0.99);
+  res.max_ms = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
+  res.not_committed = not_committed;
+  res.rejected = rejected;
+  res.late_batches = late;
+  res.view_changes = vc1 - vc0;
+  res.node_cpu_s = cpu1 - cpu0;
+  res.gen_cpu_s = gen1 - gen0;
+  if (res.committed_window > 0) {
+    const double k = static_cast<double>(res.committed_window) / 1000;
+    res.node_cpu_per_1k = res.node_cpu_s / k;
+    res.gen_cpu_per_1k = res.gen_cpu_s / k;
+    // One client-signature check per validator per tx.
+    const double sig_s_per_tx = validators / res.verify_rate;
+    res.cpu_over_sigchecks = (res.node_cpu_s / static_cast<double>(res.committed_window)) / sig_s_per_tx;
+  }
+  res.achieved_over_ceiling = res.ceiling_tps > 0 ? res.committed_tps / res.ceiling_tps : 0;
+  // Bytes on disk per committed tx, per validator (all data dirs / validators / txs ever committed).
+  uint64_t disk = 0;
+  for (const auto& d : cluster.data_dirs_) disk += DiskBytes(d);
+  const double total_committed = MetricSum(Metrics(port0), "hc_node_txs_committed_total");
+  if (total_committed > 0) res.bytes_per_tx = static_cast<double>(disk) / validators / total_committed;
+  if (http_errors > 0 && res.error.empty()) {
+    res.error = std::to_string(http_errors.load()) + " batch requests failed";
+  }
+  cluster.Stop();
+  if (!o.keep) fs::remove_all(dir, fec);
+  return res;
+}
+
+json::object ToJson(const RunResult& r) {
+  json::object o;
+  o["validators"] = r.validators;
+  o["mode"] = r.mode;
+  if (r.mode == "open") o["offered_tps"] = r.offered_rate;
+  if (r.mode == "closed") o["inflight_txs"] = r.inflight;
+  o["window_s"] = r.window_s;
+  o["committed_txs"] = r.committed_window;
+  o["committed_tps"] = r.committed_tps;
+  o["observed_commits"] = r.observed_commits;
+  o["latency_ms"] = {{"p50", r.p50_ms}, {"p90", r.p90_ms}, {"p99", r.p99_ms}, {"max", r.max_ms}};
+  o["not_committed"] = r.not_committed;
+  o["rejected"] = r.rejected;
+  o["late_batches"] = r.late_batches;
+  o["view_changes"] = r.view_changes;
+  o["node_cpu_s"] = r.node_cpu_s;
+  o["node_cpu_s_per_1k_tx"] = r.node_cpu_per_1k;
+  o["generator_cpu_s"] = r.gen_cpu_s;
+  o["generator_cpu_s_per_1k_tx"] = r.gen_cpu_per_1k;
+  o["disk_bytes_per_tx_per_validator"] = r.bytes_per_tx;
+  o["ed25519_verify_per_core_s"] = r.verify_rate;
+  o["cores"] = r.cores;
+  o["ceiling_tps"] = r.ceiling_tps;
+  o["achieved_over_ceiling"] = r.achieved_over_ceiling;
+  o["cpu_over_signature_checks"] = r.cpu_over_sigchecks;
+  o["load_average_1m"] = r.load_avg_1m;
+  o["prepared_txs"] = r.prepared_txs;
+  o["signing_s"] = r.sign_s;
+  o["ran_out_of_txs"] = r.ran_out_of_txs;
+  if (!r.error.empty()) o["error"] = r.error;
+  return o;
+}
+
+std::string Fmt(double v, int prec = 1) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", prec, v);
+  return buf;
+}
+
+std::string Markdown(const std::vector<RunResult>& runs) {
+  std::ostringstream md;
+  md << "| validators | load | committed tx/s | p50 ms | p90 ms | p99 ms | max ms | view changes "
+        "| node CPU s / 1k tx | generator CPU s / 1k tx | disk B / tx | verify/s (1 core) | "
+        "ceiling tx/s | achieved / ceiling | CPU / sig checks | load avg |\n";
+  md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const RunResult& r : runs) {
+    const std::string load = r.mode == "open" ? "open " + Fmt(r.offered_rate, 0) + " tx/s"
+                                              : "closed " + std::to_string(r.inflight) + " in flight";
+    md << "| " << r.validators << " | " << load << " | " << Fmt(r.committed_tps, 0) << " | "
+       << Fmt(r.p50_ms) << " | " << Fmt(r.p90_ms) << " | " << Fmt(r.p99_ms) << " | "
+       << Fmt(r.max_ms) << " | " << Fmt(r.view_changes, 0) << " | " << Fmt(r.node_cpu_per_1k, 3)
+       << " | " << Fmt(r.gen_cpu_per_1k, 3) << " | " << Fmt(r.bytes_per_tx, 0) << " | "
+       << Fmt(r.verify_rate, 0) << " | " << Fmt(r.ceiling_tps, 0) << " | "
+       << Fmt(r.achieved_over_ceiling, 2) << " | " << Fmt(r.cpu_over_sigchecks, 2) << " | "
+       << Fmt(r.load_avg_1m, 1) << " |";
+    if (!r.error.empty()) md << " error: " << r.error;
+    if (r.ran_out_of_txs) md << " (ran out of prepared txs: raise --txs)";
+    md << "\n";
+  }
+  return md.str();
+}
+
+int Main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"hc_cluster_bench: load benchmark of a local Health Chain network"};
+  app.add_option("--validators", o.validators, "4 or 7 (any n >= 1)")->check(CLI::Range(1, 16));
+  app.add_option("--mode", o.mode, "closed (fixed txs in flight) or open (fixed rate)")
+      ->check(CLI::IsMember({"closed", "open"}));
+  app.add_option("--rate", o.rate, "open loop: offered tx/s");
+  app.add_option("--inflight", o.inflight, "closed loop: txs in flight")->check(CLI::Range(1u, 200'000u));
+  app.add_option("--batch", o.batch, "txs per POST /v1/txs")->check(CLI::Range(1u, 4096u));
+  app.add_option("--warmup", o.warmup_s, "seconds of load before the window")->check(CLI::Range(0.0, 600.0));
+  app.add_option("--window", o.window_s, "seconds measured")->check(CLI::Range(0.5, 3600.0));
+  app.add_option("--patients", o.patients, "initial patients")->check(CLI::Range(1u, 1'000'000u));
+  app.add_option("--hospitals", o.hospitals)->check(CLI::Range(1u, 10'000u));
+  app.add_option("--insurers", o.insurers)->check(CLI::Range(1u, 10'000u));
+  app.add_option("--txs", o.txs, "txs to prepare (default: rate guess x run length)");
+  app.add_option("--rate-guess", o.rate_guess, "tx/s used to size the prepared workload");
+  app.add_flag("--sweep", o.sweep,
+               "4 and 7 validators: closed loop for saturation, then open loop at 25/50/100 %");
+  app.add_option("--node-bin", o.node_bin, "path of healthchain")->required();
+  app.add_option("--work-dir", o.work_dir, "where networks are generated");
+  app.add_option("--json", o.json_out, "write the JSON report here too");
+  app.add_option("--markdown", o.md_out, "write the markdown table here too");
+  app.add_flag("--keep", o.keep, "keep the network directories");
+  CLI11_PARSE(app, argc, argv);
+  if (o.mode == "open" && !o.sweep && o.rate <= 0) {
+    std::cerr << "--mode open needs --rate\n";
+    return 2;
+  }
+  if (o.txs == 0) {
+    const double r = o.mode == "open" && !o.sweep ? o.rate * 1.1 : o.rate_guess;
+    o.txs = static_cast<uint64_t>(r * (o.warmup_s + o.window_s)) + 10 * o.batch;
+  }
+  o.txs = std::min<uint64_t>(o.txs, 5'000'000);
+  ::signal(SIGINT, OnSignal);
+  ::signal(SIGTERM, OnSignal);
+  ::signal(SIGPIPE, SIG_IGN);
+  std::error_code ec;
+  fs::create_directories(o.work_dir, ec);
+
+  std::vector<RunResult> runs;
+  if (!o.sweep) {
+    runs.push_back(RunOnce(o, o.validators, o.mode, o.rate, o.inflight));
+  } else {
+    for (uint32_t n : {4u, 7u}) {
+      RunResult sat = RunOnce(o, n, "closed", 0, o.inflight);
+      runs.push_back(sat);
+      if (g_stop || sat.committed_tps <= 0) break;
+      for (double f : {0.25, 0.5, 1.0}) {
+        Options oo = o;
+        oo.txs = static_cast<uint64_t>(sat.committed_tps * f * 1.1 * (o.warmup_s + o.window_s)) +
+                 10 * o.batch;
+        runs.push_back(RunOnce(oo, n, "open", sat.committed_tps * f, 0));
+        if (g_stop) break;
+      }
+      if (g_stop) break;
+    }
+  }
+  json::array arr;
+  for (const RunResult& r : runs) arr.push_back(ToJson(r));
+  json::object report;
+  report["benchmark"] = "hc_cluster_bench";
+  report["runs"] = std::move(arr);
+  const std::string js = json::serialize(report);
+  const std::string md = Markdown(runs);
+  std::cout << js << "\n\n" << md << std::flush;
+  if (!o.json_out.empty()) std::ofstream(o.json_out) << js << "\n";
+  if (!o.md_out.empty()) std::ofstream(o.md_out) << md;
+  bool ok = !runs.empty();
+  for (const RunResult& r : runs) ok = ok && r.error.empty() && r.committed_window > 0;
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace hc::bench
+
+int main(int argc, char** argv) { return hc::bench::Main(argc, argv); }

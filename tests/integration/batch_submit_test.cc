@@ -1,0 +1,105 @@
+// POST /v1/txs (batch submission, issue 7) against a real 4-validator network: each entry of the
+// batch gets its own result, in order, and the admitted ones commit.
+#include <gtest/gtest.h>
+
+#include "tests/integration/network_fixture.h"
+
+namespace hc::integration {
+namespace {
+
+std::string Delimited(const std::vector<std::string>& txs) {
+  std::string body;
+  for (const std::string& tx : txs) {
+    uint64_t len = tx.size();
+    while (len >= 0x80) {
+      body.push_back(static_cast<char>((len & 0x7f) | 0x80));
+      len >>= 7;
+    }
+    body.push_back(static_cast<char>(len));
+    body += tx;
+  }
+  return body;
+}
+
+std::vector<std::string> Statuses(const HttpResult& r) {
+  std::vector<std::string> out;
+  if (!r.json.is_object()) return out;
+  for (const auto& e : r.json.as_object().at("results").as_array()) {
+    out.emplace_back(e.as_object().at("status").as_string());
+  }
+  return out;
+}
+
+class BatchSubmitTest : public NetworkTest {};
+
+TEST_F(BatchSubmitTest, ValidDuplicateAndGarbageEntriesGetTheirOwnStatusAndValidOnesCommit) {
+  MakeNetwork(4, 0);
+  StartAll();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (size_t i = 0; i < 4; ++i) {
+          if (!StatusOf(i)) return false;
+        }
+        return true;
+      },
+      Ms(20'000)));
+  TxMaker maker(net_);
+  constexpr int kValid = 20;
+  std::vector<std::string> txs;
+  for (int i = 0; i < kValid; ++i) txs.push_back(maker.Next());
+  std::vector<std::string> batch = txs;
+  batch.push_back(txs[3]);                    // a duplicate of an entry of the same batch
+  batch.push_back("not a signed transaction");  // garbage
+
+  HttpResult r = Http(Api(1), "POST", "/v1/txs?wait=commit", Delimited(batch),
+                      "application/x-protobuf", Ms(35'000));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::vector<std::string> st = Statuses(r);
+  ASSERT_EQ(st.size(), batch.size());
+  // The duplicate races its original through the verify workers: exactly one of the two is
+  // admitted, the other is answered duplicate.
+  int pending = 0;
+  int duplicate = 0;
+  for (size_t i = 0; i < static_cast<size_t>(kValid) + 1; ++i) {
+    if (st[i] == "pending") ++pending;
+    if (st[i] == "duplicate") ++duplicate;
+  }
+  EXPECT_EQ(pending, kValid);
+  EXPECT_EQ(duplicate, 1);
+  EXPECT_EQ(st.back(), "invalid");
+  EXPECT_EQ(r.json.as_object().at("committed").to_number<uint64_t>(),
+            static_cast<uint64_t>(kValid));
+  const auto& results = r.json.as_object().at("results").as_array();
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (st[i] == "pending") {
+      EXPECT_TRUE(results[i].as_object().at("committed").as_bool()) << i;
+    }
+  }
+  // Every valid tx is in the ledger, on another validator too.
+  for (const std::string& tx : txs) {
+    EXPECT_TRUE(WaitUntil(
+        [&] { return Http(Api(2), "GET", "/v1/tx/" + TxMaker::IdOf(tx)).status == 200; },
+        Ms(10'000)));
+  }
+
+  // Without wait: answered at admission. Resubmitting the committed txs gives duplicates; the
+  // JSON form takes base64 entries, and an undecodable one is that entry's `invalid`.
+  boost::json::array b64;
+  b64.emplace_back(Base64Encode(AsBytes(txs[0])));
+  b64.emplace_back("%%%");
+  b64.emplace_back(Base64Encode(AsBytes(maker.Next())));
+  boost::json::object body;
+  body["txs"] = b64;
+  HttpResult j = Http(Api(0), "POST", "/v1/txs", boost::json::serialize(body),
+                      "application/json");
+  ASSERT_EQ(j.status, 200) << j.body;
+  EXPECT_EQ(Statuses(j), (std::vector<std::string>{"duplicate", "invalid", "pending"}));
+
+  // A truncated length-delimited body is the batch's error.
+  std::string bad = Delimited({txs[0]});
+  bad.pop_back();
+  EXPECT_EQ(Http(Api(0), "POST", "/v1/txs", bad, "application/x-protobuf").status, 400);
+}
+
+}  // namespace
+}  // namespace hc::integration
