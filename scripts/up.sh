@@ -7,8 +7,10 @@
 #      agree on a height;
 #   4. play a scenario through the API, printing every step and its receipt: a commission
 #      registers two hospitals, an insurer and a consent policy; a patient enrolls; hospital A
-#      anchors a record; consent, access (GRANTED / DENIED), break-glass, a claim, its duplicate,
-#      adjudication, revocation; then every node's head hash is compared;
+#      encrypts a record, uploads the ciphertext and anchors its hash; consent, access (GRANTED),
+#      the record fetched and decrypted by hospital B, the insurer DENIED and refused the record,
+#      break-glass, a claim, its duplicate, adjudication, revocation; then every node's head hash
+#      is compared;
 #   5. stop the nodes cleanly and re-verify the observer's copy of the chain offline.
 #
 # Usage: scripts/up.sh [--keep-running | --detach] [--reset] [--no-build]
@@ -181,11 +183,16 @@ run=$(date +%Y%m%d%H%M%S)   # fresh ids and identities per run, so a reused chai
 DEMO=$NET/demo/run-$run
 mkdir -p "$DEMO"
 for who in hospital-a hospital-b insurer patient; do
-  "$HCCTL" keygen --out "$DEMO/$who.key.json" >"$DEMO/$who.pub.txt"
+  "$HCCTL" keygen --out "$DEMO/$who.key.json" --public-out "$DEMO/$who.public.json" \
+    >"$DEMO/$who.pub.txt"
 done
 COMMISSION=$NET/commission-0.key.json
 GENESIS=$NET/genesis.json
-head -c 4096 /dev/urandom >"$DEMO/record.ciphertext"   # stands in for an encrypted record
+cat >"$DEMO/discharge-summary.txt" <<RECORD
+Discharge summary (demonstration record $run). Never written to the ledger: only the SHA-256 of
+its ciphertext is; the ciphertext stays in hospital A's node and is served only after a committed
+GRANTED access.
+RECORD
 printf 'Consent policy %s: patients choose who may see which records, for which purpose.\n' "$run" \
   >"$DEMO/policy.txt"
 
@@ -220,16 +227,42 @@ step "commission registers a consent policy" OK "$COMMISSION" 3 register-policy 
   --policy-id "$POLICY" --uri "https://commission.example/policies/$POLICY" --document "$DEMO/policy.txt"
 step "the patient enrolls (pseudonymous: only keys reach the ledger)" OK "$P" 0 enroll-patient \
   --patient "$P"
-step "hospital A anchors an encrypted discharge summary (hash only)" OK "$A" 1 anchor-record \
-  --record-id "$REC" --patient "$P" --category discharge-summary --file "$DEMO/record.ciphertext" \
-  --description "Discharge summary"
+# record: "title" expect-success(0/1) hcctl-record-args... (always through validator-1, the node
+# that holds hospital A's upload: payloads are not replicated between nodes)
+record() {
+  local title=$1 expect_ok=$2; shift 2
+  step_no=$((step_no + 1))
+  echo
+  echo "== $step_no. $title  (expect $([ "$expect_ok" = 1 ] && echo success || echo refusal); via validator-1) =="
+  if "$HCCTL" record "$@" --node "$(api_url validator-1)"; then rc=0; else rc=$?; fi
+  if { [ "$expect_ok" = 1 ] && [ $rc -ne 0 ]; } || { [ "$expect_ok" = 0 ] && [ $rc -eq 0 ]; }; then
+    echo "!! step $step_no did not behave as expected (exit $rc)" >&2
+    failures=$((failures + 1))
+  fi
+}
+
+record "hospital A encrypts a discharge summary, uploads the ciphertext and anchors its hash" 1 \
+  put "$DEMO/discharge-summary.txt" --record-id "$REC" --patient "$DEMO/patient.public.json" \
+  --category discharge-summary --description "Discharge summary" --key "$A"
 step "the patient consents to hospital B for treatment" OK "$P" 2 grant-consent \
   --consent-id "consent-b-$run" --patient "$P" --grantee "$B" --purpose TREAT \
   --category discharge-summary --policy "$POLICY"
 step "hospital B accesses the record for treatment" GRANTED "$B" 3 access-record \
   --record-id "$REC" --purpose TREAT
+record "the patient wraps the record's data key for hospital B" 1 \
+  share --record-id "$REC" --to "$DEMO/hospital-b.public.json" --key "$P"
+record "hospital B fetches the ciphertext, checks the anchored hash and decrypts it" 1 \
+  get --record-id "$REC" --key "$B" --out "$DEMO/hospital-b-copy.txt"
+if cmp -s "$DEMO/discharge-summary.txt" "$DEMO/hospital-b-copy.txt"; then
+  echo "hospital B's copy matches the original record byte for byte"
+else
+  echo "!! hospital B's copy differs from the original" >&2
+  failures=$((failures + 1))
+fi
 step "the insurer tries to access the record without consent" DENIED "$I" 0 access-record \
   --record-id "$REC" --purpose HPAYMT
+record "the insurer tries to fetch the record anyway: refused (403, nothing leaks)" 0 \
+  get --record-id "$REC" --key "$I" --out "$DEMO/insurer-copy.txt"
 step "hospital B breaks the glass in an emergency (flagged for review)" OK "$B" 1 break-glass \
   --record-id "$REC" --justification "Patient unconscious in the emergency department"
 step "the patient consents to the insurer for payment" OK "$P" 2 grant-consent \
