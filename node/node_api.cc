@@ -105,6 +105,25 @@ api::Router NodeImpl::BuildRouter() {
   return router;
 }
 
+std::optional<bool> NodeImpl::SubmissionWait(const api::Request& request,
+                                             api::Responder& responder) const {
+  bool wait = false;
+  if (auto w = request.Query("wait")) {
+    if (*w != "commit") {
+      responder.SendProblem(api::ProblemCode::kBadRequest,
+                            "query 'wait': expected \"commit\", got \"" + std::string(*w) + "\"");
+      return std::nullopt;
+    }
+    wait = true;
+  }
+  if (!validator_) {
+    responder.SendProblem(api::ProblemCode::kUnavailable,
+                          "this node is an observer; submit transactions to a validator");
+    return std::nullopt;
+  }
+  return wait;
+}
+
 void NodeImpl::HandleSubmitTx(const api::Request& request, api::Responder responder) {
   // The body: raw SignedTx bytes, or {"tx": "<base64 SignedTx>"}.
   Bytes tx;
@@ -135,20 +154,9 @@ void NodeImpl::HandleSubmitTx(const api::Request& request, api::Responder respon
                           "({\"tx\": \"<base64>\"})");
     return;
   }
-  bool wait = false;
-  if (auto w = request.Query("wait")) {
-    if (*w != "commit") {
-      responder.SendProblem(api::ProblemCode::kBadRequest,
-                            "query 'wait': expected \"commit\", got \"" + std::string(*w) + "\"");
-      return;
-    }
-    wait = true;
-  }
-  if (!validator_) {
-    responder.SendProblem(api::ProblemCode::kUnavailable,
-                          "this node is an observer; submit transactions to a validator");
-    return;
-  }
+  const std::optional<bool> wait_opt = SubmissionWait(request, responder);
+  if (!wait_opt) return;
+  const bool wait = *wait_opt;
   if (tx.empty()) {
     responder.SendProblem(api::ProblemCode::kInvalidTx, "R1: empty transaction");
     return;

@@ -235,20 +235,9 @@ void NodeImpl::HandleSubmitBatch(const api::Request& request, api::Responder res
                           "application/json ({\"txs\": [\"<base64>\", ...]})");
     return;
   }
-  bool wait = false;
-  if (auto w = request.Query("wait")) {
-    if (*w != "commit") {
-      responder.SendProblem(api::ProblemCode::kBadRequest,
-                            "query 'wait': expected \"commit\", got \"" + std::string(*w) + "\"");
-      return;
-    }
-    wait = true;
-  }
-  if (!validator_) {
-    responder.SendProblem(api::ProblemCode::kUnavailable,
-                          "this node is an observer; submit transactions to a validator");
-    return;
-  }
+  const std::optional<bool> wait_opt = SubmissionWait(request, responder);
+  if (!wait_opt) return;
+  const bool wait = *wait_opt;
 
   const size_t n = txs.size();
   auto state = std::make_shared<BatchState>(responder, n, wait);

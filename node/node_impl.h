@@ -237,6 +237,9 @@ class NodeImpl {
 
   // ---- node_api.cc ----
   api::Router BuildRouter();
+  // The part of POST /v1/tx and /v1/txs before admission: ?wait=commit, and observers refuse
+  // submissions. Returns whether to wait, or nullopt when it has already answered.
+  std::optional<bool> SubmissionWait(const api::Request& request, api::Responder& responder) const;
   void HandleSubmitTx(const api::Request& request, api::Responder responder);
   void HandleGetTx(const api::Request& request, api::Responder responder);
   void HandleStatus(const api::Request& request, api::Responder responder);
