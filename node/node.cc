@@ -432,9 +432,10 @@ void NodeImpl::HandleHello(uint32_t peer, const HelloMsg& hello) {
     if (log_refusal) {
       spdlog::warn(
           "refusing peer {}: it is on another network ({}; ours: chain \"{}\", genesis "
-          "{}); its frames are ignored",
+          "{}); disconnecting, and its frames are ignored until it says a valid Hello",
           peer, problem, genesis_.chain_id, HexEncode(genesis_hash_));
     }
+    transport_->Disconnect(peer, "Hello from another network: " + problem);
     return;
   }
   if (wake_follower) {
@@ -448,9 +449,11 @@ void NodeImpl::HandleHello(uint32_t peer, const HelloMsg& hello) {
 void NodeImpl::OnFrame(uint32_t peer, Bytes payload) {
   auto decoded = DecodePeerMessage(payload);
   if (!decoded.ok()) {
+    // wire.md W6: an undecodable frame closes the connection (the peer reconnects with backoff).
     CountFrameDrop("undecodable");
     spdlog::debug("peer {}: dropped an undecodable frame of {} bytes: {}", peer, payload.size(),
                   decoded.status().message());
+    transport_->Disconnect(peer, "undecodable frame: " + decoded.status().message());
     return;
   }
   PeerMessage& msg = decoded.value();
@@ -773,6 +776,7 @@ void NodeImpl::RefreshMetrics() {
   const std::pair<const char*, const std::atomic<uint64_t>*> refused[] = {
       {"oversize_frame", &ts.closed_oversize_frame},
       {"zero_length_frame", &ts.closed_zero_length_frame},
+      {"refused_frame", &ts.closed_by_request},
       {"unknown_peer_cert", &ts.refused_unknown_peer_cert},
       {"wrong_peer_cert", &ts.refused_wrong_peer_cert},
       {"pending_limit", &ts.refused_pending_limit},

@@ -301,6 +301,7 @@ class PeerTransport::Impl : public std::enable_shared_from_this<PeerTransport::I
   void Stop();
   bool Send(uint32_t peer, std::shared_ptr<const Bytes> frame, bool essential);
   size_t Broadcast(const std::shared_ptr<const Bytes>& frame, bool essential);
+  void Disconnect(uint32_t peer, std::string reason);
   std::vector<PeerStatus> PeerStatuses() const;
 
   uint16_t listen_port() const { return listen_port_.load(); }
@@ -731,6 +732,23 @@ void PeerTransport::Impl::OnBody(const std::shared_ptr<Connection>& conn, const 
 
 // ---- Sending ----
 
+void PeerTransport::Impl::Disconnect(uint32_t peer_id, std::string reason) {
+  const auto it = by_id_.find(peer_id);
+  if (it == by_id_.end() || stopped_.load(std::memory_order_acquire)) return;
+  Peer* const p = it->second;
+  asio::post(strand_, [self = shared_from_this(), p, reason = std::move(reason)] {
+    if (self->shut_down_) return;
+    bool closed_any = false;
+    for (const auto& weak : {p->outbound, p->inbound}) {
+      if (auto conn = weak.lock(); IsOpen(conn)) {
+        self->Close(conn, reason);
+        closed_any = true;
+      }
+    }
+    if (closed_any) self->stats_.closed_by_request.fetch_add(1);
+  });
+}
+
 bool PeerTransport::Impl::Send(uint32_t peer_id, std::shared_ptr<const Bytes> frame,
                                bool essential) {
   if (stopped_.load(std::memory_order_acquire)) {
@@ -1029,6 +1047,9 @@ bool PeerTransport::Send(uint32_t peer, std::shared_ptr<const Bytes> frame, bool
 }
 size_t PeerTransport::Broadcast(const std::shared_ptr<const Bytes>& frame, bool essential) {
   return impl_->Broadcast(frame, essential);
+}
+void PeerTransport::Disconnect(uint32_t peer, std::string reason) {
+  impl_->Disconnect(peer, std::move(reason));
 }
 uint16_t PeerTransport::listen_port() const { return impl_->listen_port(); }
 const crypto::TlsPin& PeerTransport::pin() const { return impl_->pin(); }

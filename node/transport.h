@@ -119,6 +119,7 @@ struct TransportStats {
   // Connections closed for what the peer sent or did.
   std::atomic<uint64_t> closed_oversize_frame{0};
   std::atomic<uint64_t> closed_zero_length_frame{0};
+  std::atomic<uint64_t> closed_by_request{0};  // Disconnect(): the node refused what a peer sent
   std::atomic<uint64_t> refused_unknown_peer_cert{0};  // inbound: the pin is no known peer's
   std::atomic<uint64_t> refused_wrong_peer_cert{0};    // outbound: not the pin of the peer dialed
   std::atomic<uint64_t> refused_pending_limit{0};      // inbound beyond pending_handshakes_max
@@ -183,6 +184,11 @@ class PeerTransport {
 
   // Send to every peer with receives_broadcast; returns to how many the frame was queued.
   size_t Broadcast(const std::shared_ptr<const Bytes>& frame, bool essential);
+
+  // Closes every connection to `peer` (the node refused what it sent: an undecodable frame, a
+  // Hello from another chain). Thread-safe, never blocks; an outbound connection is redialed
+  // with backoff, so a peer that recovers is reconnected. Counted in closed_by_request.
+  void Disconnect(uint32_t peer, std::string reason);
 
   // The bound port, after a successful Start with a listen address; 0 otherwise.
   uint16_t listen_port() const;
