@@ -19,8 +19,10 @@ struct ExchangeContext {
 };
 
 // api/query_routes.cc: blocks, txs with proofs, consents, records, claims, the patient audit trail,
-// the break-glass review queue, validators; WebSocket /v1/events.
+// the break-glass review queue, validators.
 void RegisterQueryRoutes(Router& router, const ExchangeContext& ctx);
+// api/events_routes.cc: WebSocket /v1/events (committed txs as they happen).
+void RegisterEventRoutes(Router& router, const ExchangeContext& ctx);
 // api/payload_routes.cc: PUT/GET /v1/payloads (encrypted records and wrapped keys).
 void RegisterPayloadRoutes(Router& router, const ExchangeContext& ctx);
 // api/provenance_routes.cc: GET /v1/claims/{id}/provenance, GET /v1/tx/{id}/proof.
@@ -30,6 +32,7 @@ void RegisterFhirRoutes(Router& router, const ExchangeContext& ctx);
 
 inline void RegisterExchangeRoutes(Router& router, const ExchangeContext& ctx) {
   RegisterQueryRoutes(router, ctx);
+  RegisterEventRoutes(router, ctx);
   RegisterPayloadRoutes(router, ctx);
   RegisterProvenanceRoutes(router, ctx);
   RegisterFhirRoutes(router, ctx);

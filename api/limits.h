@@ -87,6 +87,26 @@ inline constexpr uint32_t kRequestsPerConnectionDefault = 10'000;
 
 static_assert(kRejectingConnectionsMax <= kConnectionsDefault);
 
+// ---- WebSocket subscribers (GET /v1/events) ----
+
+// WebSocket connections open at once. Each is also a connection (connections_max). Past it an
+// upgrade request is answered 503 too_many_subscribers (before the upgrade) and the node keeps
+// serving everyone else.
+inline constexpr size_t kWebSocketsDefault = 64;
+// Messages queued for one subscriber (not yet written to its socket). A subscriber whose queue
+// would pass this is closed with 1008 "subscriber too slow"; the producer never waits. The default
+// holds one full block of events (ledger::kBlockTxsMax, asserted in api/events_routes.cc) so a
+// subscriber that keeps up is never dropped for a burst.
+inline constexpr size_t kWebSocketQueueDefault = 16'384;
+inline constexpr size_t kWebSocketQueueCeiling = 1'000'000;
+// The largest message a client may send on a subscription (it has nothing to say but control
+// frames); larger ones close the socket.
+inline constexpr size_t kWebSocketReadBytesMax = 4096;
+
+static_assert(kWebSocketsDefault <= kConnectionsDefault,
+              "every WebSocket also holds one of the server's connections");
+static_assert(kWebSocketQueueDefault <= kWebSocketQueueCeiling);
+
 // The limits one HttpServer runs with. Copyable value type; defaults are the constants above.
 struct ServerLimits {
   size_t body_bytes_max = kBodyBytesDefault;  // per-route RouteOptions may raise it to the ceiling
@@ -98,6 +118,8 @@ struct ServerLimits {
   Millis linger_timeout = kLingerTimeoutDefault;
   size_t connections_max = kConnectionsDefault;
   uint32_t requests_per_connection_max = kRequestsPerConnectionDefault;  // 0: unlimited
+  size_t websockets_max = kWebSocketsDefault;           // capped by connections_max
+  size_t websocket_queue_max = kWebSocketQueueDefault;  // messages per WebSocket
 
   // OK when every value is positive, within its ceiling and the relations above hold; otherwise
   // InvalidArgument naming the offending field. The server refuses to start with invalid limits.

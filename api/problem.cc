@@ -13,7 +13,7 @@ namespace {
 using C = ProblemCode;
 
 // In enum order; SpecOf indexes it.
-constexpr std::array<ProblemSpec, 18> kSpecs = {{
+constexpr std::array<ProblemSpec, 19> kSpecs = {{
     {C::kBadRequest, "bad_request", 400, "Bad request"},
     {C::kMalformedJson, "malformed_json", 400, "Malformed JSON"},
     {C::kInvalidTx, "invalid_tx", 400, "Invalid transaction"},
@@ -30,6 +30,7 @@ constexpr std::array<ProblemSpec, 18> kSpecs = {{
     {C::kInternal, "internal", 500, "Internal error"},
     {C::kMempoolFull, "mempool_full", 503, "Mempool full"},
     {C::kTooManyConnections, "too_many_connections", 503, "Too many connections"},
+    {C::kTooManySubscribers, "too_many_subscribers", 503, "Too many subscribers"},
     {C::kUnavailable, "unavailable", 503, "Service unavailable"},
     {C::kDeadlineExceeded, "deadline_exceeded", 504, "Deadline exceeded"},
 }};

@@ -38,6 +38,7 @@ enum class ProblemCode : int {
   kInternal,              // 500 a bug or an unexpected failure on the server
   kMempoolFull,           // 503 the node cannot take more transactions now; retry later
   kTooManyConnections,    // 503 the server is at its connection limit; retry later
+  kTooManySubscribers,    // 503 the server is at its WebSocket subscriber limit; retry later
   kUnavailable,           // 503 the server cannot serve this now (shutting down, overloaded)
   kDeadlineExceeded,      // 504 the answer was not ready before the request's deadline
 };

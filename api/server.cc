@@ -16,7 +16,12 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <algorithm>
 #include <chrono>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -31,7 +36,23 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace internal {
 
-class Session;
+// A served connection (HTTP or WebSocket), as HttpServer::Stop sees it.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  // Closes the connection from any thread.
+  virtual void PostClose() = 0;
+};
+
+// The handler a WebSocket route registers: the server recognises a route as a WebSocket route by
+// this type. Called as a plain handler (no Upgrade header), it refuses the request.
+struct WebSocketRoute {
+  std::shared_ptr<const WebSocketHandler> handler;
+  void operator()(const Request&, Responder responder) const {
+    responder.SendProblem(ProblemCode::kBadRequest,
+                          "this route needs a WebSocket upgrade (Upgrade: websocket)");
+  }
+};
 
 // What the listener, every connection and the HttpServer share. Connections hold it by
 // shared_ptr, so it outlives the HttpServer object while the io_context still runs them.
@@ -47,7 +68,22 @@ struct ServerState {
                                                  "Client API connections accepted.")),
         connections_rejected(metrics->GetCounter(
             "api_connections_rejected_total",
-            "Client API connections refused because the connection limit was reached.")) {}
+            "Client API connections refused because the connection limit was reached.")),
+        websockets_open(metrics->GetGauge("api_websockets_open",
+                                          "Client API WebSocket subscribers connected.")),
+        websockets_closed_slow(metrics->GetCounter(
+            "api_websockets_closed_slow_total",
+            "Client API WebSockets closed because their queue was full (too slow).")) {}
+
+  // Takes one of the WebSocket slots; false at the limit.
+  bool ReserveWebSocket() {
+    const size_t cap = std::min(options.limits.websockets_max, options.limits.connections_max);
+    size_t n = websockets.load();
+    while (n < cap) {
+      if (websockets.compare_exchange_weak(n, n + 1)) return true;
+    }
+    return false;
+  }
 
   void RecordRequest(const std::string& route, const std::string& method, unsigned status,
                      double seconds) {
@@ -69,15 +105,18 @@ struct ServerState {
   Gauge& connections_open;
   Counter& connections_accepted;
   Counter& connections_rejected;
+  Gauge& websockets_open;
+  Counter& websockets_closed_slow;
 
   std::atomic<bool> stopped{false};
   std::atomic<size_t> open{0};       // serving sessions
   std::atomic<size_t> rejecting{0};  // sessions answering too_many_connections
   std::atomic<uint64_t> next_exchange_id{1};
+  std::atomic<size_t> websockets{0};  // reserved or open WebSockets
 
   std::mutex mu;  // guards the two below
   uint64_t next_session_id = 1;
-  std::unordered_map<uint64_t, std::weak_ptr<Session>> sessions;
+  std::unordered_map<uint64_t, std::weak_ptr<Connection>> sessions;
 };
 
 namespace {
@@ -101,7 +140,9 @@ bool IsHttpParseError(const ErrorCode& ec) {
 // Timeouts: one io_timer_ bounds whichever socket operation is pending (request read, write,
 // linger). When it fires it cancels the socket's operations rather than closing the socket, so
 // the read handler can still answer 408. io_timer_gen_ tells a stale expiry from a current one.
-class Session final : public ExchangeSink, public std::enable_shared_from_this<Session> {
+class Session final : public ExchangeSink,
+                      public Connection,
+                      public std::enable_shared_from_this<Session> {
  public:
   enum class Mode { kServe, kReject };
 
@@ -157,7 +198,7 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   }
 
   // From HttpServer::Stop, on any thread.
-  void PostClose() {
+  void PostClose() override {
     asio::post(executor_, [self = shared_from_this()] { self->Close(); });
   }
 
@@ -371,6 +412,10 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
     }
 
     const Router::Route& route = *match.route;
+    if (const auto* ws = route.handler.target<WebSocketRoute>();
+        ws != nullptr && beast::websocket::is_upgrade(message)) {
+      return Upgrade(*ws->handler, route, std::move(message), std::move(match.params));
+    }
     exchange_ = std::make_shared<Exchange>(state_->next_exchange_id.fetch_add(1),
                                            std::weak_ptr<ExchangeSink>(weak_from_this()));
     const uint64_t exchange_id = exchange_->id;
@@ -385,6 +430,11 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
     query_.clear();
     route.handler(request, Responder(exchange_));
   }
+
+  // A WebSocket route's upgrade request: authorised by the route, then handed to a WsSession
+  // with the socket (this session ends without closing it).
+  void Upgrade(const WebSocketHandler& handler, const Router::Route& route, HttpRequest message,
+               std::vector<Param> params);
 
   void OnAnswer(uint64_t exchange_id, HttpResponse response) {
     // The exchange may be over: the connection closed, or the deadline answered first.
@@ -515,6 +565,250 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   std::array<char, 4096> linger_buf_;
 };
 
+namespace websocket = beast::websocket;
+
+// One accepted WebSocket. Every member function runs on the connection's strand, except Post,
+// closed and PostClose (any thread), the constructor and the destructor.
+//
+// Writes go out one at a time from queue_ (bounded by limits.websocket_queue_max). Closing is
+// graceful when possible (a close frame after the write in flight, if any), bounded by
+// close_timer_: past limits.write_timeout the socket is closed outright.
+class WsSession final : public Connection,
+                        public WebSocketChannel,
+                        public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(tcp::socket socket, std::shared_ptr<ServerState> state,
+            std::shared_ptr<const Request> request, WebSocketOpen open, std::string remote)
+      : executor_(socket.get_executor()),
+        ws_(std::move(socket)),
+        state_(std::move(state)),
+        request_(std::move(request)),
+        open_(std::move(open)),
+        remote_(std::move(remote)),
+        close_timer_(executor_) {
+    state_->open.fetch_add(1, std::memory_order_relaxed);
+    state_->connections_open.Add(1);
+    state_->websockets_open.Add(1);
+  }
+
+  ~WsSession() override {
+    {
+      std::lock_guard lock(state_->mu);
+      state_->sessions.erase(id_);
+    }
+    keep_.reset();
+    state_->open.fetch_sub(1, std::memory_order_relaxed);
+    state_->connections_open.Add(-1);
+    state_->websockets.fetch_sub(1, std::memory_order_relaxed);
+    state_->websockets_open.Add(-1);
+  }
+
+  // On the strand of the HTTP session that read the upgrade request (the same strand).
+  void Start() {
+    {
+      std::lock_guard lock(state_->mu);
+      id_ = state_->next_session_id++;
+      state_->sessions.emplace(id_, weak_from_this());
+    }
+    if (state_->stopped.load()) return Close();
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = limits().write_timeout;
+    t.idle_timeout = limits().idle_timeout;
+    t.keep_alive_pings = true;
+    ws_.set_option(t);
+    ws_.set_option(websocket::stream_base::decorator(
+        [server = state_->options.server_header](websocket::response_type& res) {
+          res.set(http::field::server, server);
+        }));
+    ws_.read_message_max(kWebSocketReadBytesMax);
+    ws_.async_accept(request_->message(),
+                     [self = shared_from_this()](ErrorCode ec) { self->OnAccept(ec); });
+  }
+
+  void PostClose() override {
+    asio::post(executor_, [self = shared_from_this()] {
+      self->BeginClose(websocket::close_reason(websocket::close_code::going_away,
+                                               "the server is shutting down"));
+    });
+  }
+
+  bool Post(std::function<void()> fn) override {
+    if (closed_flag_.load()) return false;
+    const size_t pending = pending_posts_.fetch_add(1) + 1;
+    if (pending > limits().websocket_queue_max) {
+      pending_posts_.fetch_sub(1);
+      asio::post(executor_, [self = shared_from_this()] { self->TooSlow(); });
+      return false;
+    }
+    asio::post(executor_, [self = shared_from_this(), fn = std::move(fn)] {
+      self->pending_posts_.fetch_sub(1);
+      if (self->closing_) return;
+      fn();
+    });
+    return true;
+  }
+
+  bool SendText(std::string text) override {
+    if (closing_ || !accepted_) return false;
+    if (queue_.size() >= limits().websocket_queue_max) {
+      TooSlow();
+      return false;
+    }
+    queue_.push_back(std::move(text));
+    if (!writing_) WriteNext();
+    return true;
+  }
+
+  bool closed() const override { return closed_flag_.load(); }
+
+ private:
+  const ServerLimits& limits() const { return state_->options.limits; }
+
+  void OnAccept(ErrorCode ec) {
+    if (closing_) return;
+    if (ec) {
+      spdlog::debug("api: {}: WebSocket handshake failed: {}", remote_, ec.message());
+      return Close();
+    }
+    accepted_ = true;
+    if (state_->stopped.load()) {
+      return BeginClose(websocket::close_reason(websocket::close_code::going_away,
+                                                "the server is shutting down"));
+    }
+    WebSocketOpen open = std::move(open_);
+    open_ = nullptr;
+    keep_ = open(shared_from_this());
+    Read();
+  }
+
+  // Reads and discards what the client sends; control frames are answered by Beast.
+  void Read() {
+    ws_.async_read(read_buf_, [self = shared_from_this()](ErrorCode ec, size_t) {
+      if (self->closed_) return;
+      if (ec) {
+        // The client closed, went silent past the idle timeout, or sent too much. While our own
+        // close is under way, its completion (or the close timer) ends the session.
+        if (!self->closing_) self->Close();
+        return;
+      }
+      self->read_buf_.consume(self->read_buf_.size());
+      self->Read();
+    });
+  }
+
+  void WriteNext() {
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(asio::buffer(queue_.front()),
+                    [self = shared_from_this()](ErrorCode ec, size_t) { self->OnWrite(ec); });
+  }
+
+  void OnWrite(ErrorCode ec) {
+    writing_ = false;
+    if (closed_) return;
+    if (!queue_.empty()) queue_.pop_front();
+    if (ec) {
+      spdlog::debug("api: {}: WebSocket write failed: {}", remote_, ec.message());
+      return Close();
+    }
+    if (closing_) return SendClose();
+    if (!queue_.empty()) WriteNext();
+  }
+
+  void TooSlow() {
+    if (closing_) return;
+    state_->websockets_closed_slow.Inc();
+    spdlog::info("api: {}: WebSocket subscriber too slow; closing it", remote_);
+    BeginClose(websocket::close_reason(websocket::close_code::policy_error, "subscriber too slow"));
+  }
+
+  // Stops producing, drops what is queued (except the write in flight) and sends a close frame
+  // with `reason` once nothing else is being written.
+  void BeginClose(websocket::close_reason reason) {
+    if (closing_) return;
+    closing_ = true;
+    closed_flag_.store(true);
+    keep_.reset();
+    if (writing_) {
+      queue_.erase(queue_.begin() + 1, queue_.end());
+    } else {
+      queue_.clear();
+    }
+    close_reason_ = std::move(reason);
+    close_timer_.expires_after(limits().write_timeout);
+    close_timer_.async_wait([self = shared_from_this()](ErrorCode ec) {
+      if (!ec) self->Close();
+    });
+    if (!accepted_) return Close();  // the handshake is still running: nothing to say yet
+    if (!writing_) SendClose();
+  }
+
+  void SendClose() {
+    ws_.async_close(close_reason_, [self = shared_from_this()](ErrorCode) { self->Close(); });
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    closing_ = true;
+    closed_flag_.store(true);
+    keep_.reset();
+    queue_.clear();
+    close_timer_.cancel();
+    ErrorCode ignored;
+    auto& socket = beast::get_lowest_layer(ws_).socket();
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+
+  const asio::any_io_executor executor_;  // the connection's strand
+  websocket::stream<beast::tcp_stream> ws_;
+  const std::shared_ptr<ServerState> state_;
+  const std::shared_ptr<const Request> request_;
+  WebSocketOpen open_;
+  std::shared_ptr<void> keep_;  // what the route keeps alive while the socket is open
+  const std::string remote_;
+  uint64_t id_ = 0;
+  beast::flat_buffer read_buf_;
+  std::deque<std::string> queue_;
+  asio::steady_timer close_timer_;
+  websocket::close_reason close_reason_;
+  std::atomic<size_t> pending_posts_{0};
+  std::atomic<bool> closed_flag_{false};
+  bool accepted_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+};
+
+void Session::Upgrade(const WebSocketHandler& handler, const Router::Route& route,
+                      HttpRequest message, std::vector<Param> params) {
+  auto request = std::make_shared<const Request>(std::move(message), route.pattern,
+                                                 std::move(params), std::move(query_), remote_);
+  query_.clear();
+  ProblemOr<WebSocketOpen> open = handler(*request);
+  if (!open.ok()) return Write(MakeProblemResponse(open.problem()), /*close=*/false);
+  if (!state_->ReserveWebSocket()) {
+    return Write(MakeProblemResponse(Problem(
+                     ProblemCode::kTooManySubscribers,
+                     "the server is serving its maximum number of WebSocket subscribers (" +
+                         std::to_string(std::min(limits().websockets_max,
+                                                 limits().connections_max)) +
+                         "); retry later")),
+                 /*close=*/false);
+  }
+  const std::chrono::duration<double> elapsed = SteadyClock::now() - request_start_;
+  state_->RecordRequest(route_label_, method_label_, 101, elapsed.count());
+  auto ws = std::make_shared<WsSession>(std::move(socket_), state_, std::move(request),
+                                        std::move(open).value(), remote_);
+  // This session is over; the socket is the WebSocket's now.
+  closed_ = true;
+  ++io_timer_gen_;
+  io_timer_.cancel();
+  handler_timer_.cancel();
+  ws->Start();
+}
+
 // Accepts connections on its own strand and hands each to a Session.
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
@@ -640,7 +934,7 @@ Status HttpServer::Start() {
 void HttpServer::Stop() {
   if (state_->stopped.exchange(true)) return;
   if (listener_ != nullptr) listener_->PostClose();
-  std::vector<std::shared_ptr<internal::Session>> sessions;
+  std::vector<std::shared_ptr<internal::Connection>> sessions;
   {
     std::lock_guard lock(state_->mu);
     for (const auto& [id, weak] : state_->sessions) {
@@ -656,6 +950,12 @@ uint16_t HttpServer::port() const { return listener_ == nullptr ? 0 : listener_-
 std::vector<RouteInfo> HttpServer::Routes() const { return state_->router.Routes(); }
 
 size_t HttpServer::open_connections() const { return state_->open.load(); }
+
+void AddWebSocketRoute(Router& router, std::string_view pattern, WebSocketHandler handler) {
+  HC_ASSERT(handler != nullptr);
+  router.Get(pattern, internal::WebSocketRoute{
+                          std::make_shared<const WebSocketHandler>(std::move(handler))});
+}
 
 void AddMetricsRoute(Router& router, std::shared_ptr<const MetricsRegistry> metrics,
                      std::string_view pattern) {

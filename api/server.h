@@ -16,6 +16,16 @@
 //   connection limit reached → 503 too_many_connections, then close;
 //   handler silent past its deadline → 504 deadline_exceeded (the connection stays usable);
 //   handler dropped its Responder without answering → 500 internal.
+//
+// WebSocket routes (AddWebSocketRoute): a GET with `Upgrade: websocket` to such a route runs the
+// route's WebSocketHandler first, which authorises the request and either refuses it (its problem
+// is answered over HTTP, before any upgrade) or accepts it. Past limits.websockets_max open
+// WebSockets the request is answered 503 too_many_subscribers. Otherwise the handshake completes
+// (101) and the connection becomes a WebSocket: the server writes the messages the route queues
+// (WebSocketChannel), reads and discards what the client sends (only control frames are expected;
+// a message over kWebSocketReadBytesMax closes it), pings an idle client and closes one that stays
+// silent past limits.idle_timeout. A WebSocket counts as a connection and as a subscriber until it
+// closes. Stop() closes every WebSocket with 1001 (going away).
 // After a "close" answer the server drains what the client still sends for a short while
 // (limits.linger_timeout) so the client reads the answer rather than a connection reset.
 //
@@ -29,10 +39,13 @@
 //   api_connections_open                      gauge
 //   api_connections_accepted_total            counter
 //   api_connections_rejected_total            counter (connection limit)
+//   api_websockets_open                       gauge
+//   api_websockets_closed_slow_total          counter (closed because their queue was full)
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -97,6 +110,38 @@ class HttpServer {
   std::shared_ptr<internal::ServerState> state_;
   std::shared_ptr<internal::Listener> listener_;
 };
+
+// ---- WebSocket routes ----
+
+// The server side of one accepted WebSocket, as its route sees it.
+class WebSocketChannel {
+ public:
+  virtual ~WebSocketChannel() = default;
+
+  // Runs `fn` on the connection's strand, after the functions posted before it; dropped when the
+  // socket closes first. Any thread; never blocks. A post counts against the queue bound until it
+  // runs: when the bound is passed the socket is closed as too slow and false is returned.
+  virtual bool Post(std::function<void()> fn) = 0;
+  // On the connection's strand only (in a posted function): queues one text message. When the
+  // queue is full the socket is closed with 1008 "subscriber too slow" (queued messages are
+  // dropped) and false is returned; false too once the socket is closing.
+  virtual bool SendText(std::string text) = 0;
+  // Whether the socket is closing or closed. Any thread.
+  virtual bool closed() const = 0;
+};
+
+// Called on the connection's strand once the handshake completed. What it returns (for example a
+// ledger subscription) is kept while the socket is open and released when it closes. Functions it
+// hands elsewhere should hold the channel by weak_ptr.
+using WebSocketOpen =
+    std::function<std::shared_ptr<void>(const std::shared_ptr<WebSocketChannel>&)>;
+// Authorises an upgrade request (on the connection's strand; it must not block): a problem is
+// answered over HTTP and no upgrade happens; a WebSocketOpen accepts it.
+using WebSocketHandler = std::function<ProblemOr<WebSocketOpen>(const Request&)>;
+
+// Registers GET `pattern` as a WebSocket route. A GET without `Upgrade: websocket` is answered 400
+// bad_request ("this route needs a WebSocket upgrade").
+void AddWebSocketRoute(Router& router, std::string_view pattern, WebSocketHandler handler);
 
 // Registers GET `pattern` answering `metrics`' Prometheus text exposition.
 void AddMetricsRoute(Router& router, std::shared_ptr<const MetricsRegistry> metrics,

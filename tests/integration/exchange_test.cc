@@ -3,6 +3,13 @@
 // And the route-coverage check: every route the node's router registers is in openapi.yaml.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
 #include <fstream>
 #include <set>
 
@@ -147,12 +154,48 @@ TEST_F(ExchangeTest, AuditTrailShowsAnAccessAfterItCommitsAndRefusesStrangers) {
   ASSERT_EQ(before.status, 200) << before.body;
   EXPECT_EQ(before.json.at("events").as_array().size(), 0u);
 
+  // Alice subscribes to her access events on node 1 (WebSocket /v1/events) before the access.
+  namespace beast = boost::beast;
+  namespace websocket = beast::websocket;
+  boost::asio::io_context ws_ioc;
+  websocket::stream<boost::asio::ip::tcp::socket> ws(ws_ioc);
+  ws.next_layer().connect(boost::asio::ip::tcp::endpoint(
+      boost::asio::ip::make_address("127.0.0.1"), Api(1)));
+  timeval tv{10, 0};
+  ::setsockopt(ws.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  {
+    const std::string target = "/v1/events?type=access_record";
+    auto h = api::SignRequest(*alice.signer, "GET", target, NowMs(), AsBytes(""));
+    ws.set_option(websocket::stream_base::decorator([h](websocket::request_type& req) {
+      req.set(api::kHeaderKey, h.key);
+      req.set(api::kHeaderTimestamp, h.timestamp);
+      req.set(api::kHeaderSignature, h.signature);
+    }));
+    beast::error_code ec;
+    ws.handshake("127.0.0.1", target, ec);
+    ASSERT_FALSE(ec) << ec.message();
+  }
+  // The subscription starts right after the handshake; give the node a moment to register it.
+  std::this_thread::sleep_for(Ms(200));
+
   {
     pb::TxBody b = Body(h2);
     b.mutable_access_record()->set_record_id("r1");
     b.mutable_access_record()->set_purpose(pb::PURPOSE_TREAT);
     b.mutable_access_record()->set_consent_id("c1");
     ASSERT_EQ(Commit(b, h2, 2), "OK");
+  }
+  {
+    beast::flat_buffer buf;
+    beast::error_code ec;
+    ws.read(buf, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    const auto m = boost::json::parse(beast::buffers_to_string(buf.data())).as_object();
+    EXPECT_EQ(m.at("type").as_string(), "access_record");
+    EXPECT_EQ(m.at("signer").as_string(), h2.Hex());
+    EXPECT_EQ(m.at("status").as_string(), "OK");
+    EXPECT_EQ(m.at("related_id").as_string(), "c1");
+    ws.close(websocket::close_code::normal, ec);
   }
   // Every node answers once it has executed the block.
   for (size_t node = 0; node < 4; ++node) {
