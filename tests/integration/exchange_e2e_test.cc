@@ -20,8 +20,8 @@
 #include "api/auth.h"
 #include "api/fhir_mapping.h"
 #include "common/encoding.h"
+#include "exchange_fixture.h"
 #include "ledger/tx.h"
-#include "network_fixture.h"
 #include "run_process.h"
 
 namespace hc::integration {
@@ -30,29 +30,9 @@ namespace {
 namespace pb = ::healthchain::v1;
 namespace json = boost::json;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<Ms>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-struct Identity {
-  Identity() {
-    auto kp = crypto::GenerateEd25519();
-    key = kp.public_key;
-    signer = crypto::MakeEd25519Signer(std::move(kp.secret_key));
-  }
-  explicit Identity(const std::string& key_path) {
-    auto id = crypto::LoadIdentity(key_path);
-    EXPECT_TRUE(id.ok());
-    key = id->signing.public_key;
-    signer = crypto::MakeEd25519Signer(std::move(id->signing.secret_key));
-  }
-  std::string Key() const { return std::string(reinterpret_cast<const char*>(key.data()), 32); }
-  std::string Hex() const { return HexEncode(key); }
+struct Identity : TestIdentity {
+  using TestIdentity::TestIdentity;
   std::string FhirPatient() const { return "Patient/" + api::fhir::IdentityId(key); }
-
-  crypto::Ed25519PublicKey key{};
-  std::unique_ptr<crypto::Signer> signer;
 };
 
 // A response with its headers.
@@ -98,7 +78,7 @@ std::string RunShell(const std::string& cmd, int* status) {
   return out;
 }
 
-class ExchangeE2eTest : public NetworkTest {
+class ExchangeE2eTest : public ExchangeNetworkTest {
  protected:
   void SetUp() override {
     MakeNetwork(4, 0);
@@ -108,30 +88,6 @@ class ExchangeE2eTest : public NetworkTest {
     std::filesystem::create_directories(dir_);
   }
 
-  pb::TxBody Body(const Identity& who) {
-    pb::TxBody b;
-    b.set_chain_id(net_.genesis.chain_id);
-    b.set_signer(who.Key());
-    std::string nonce(16, '\0');
-    for (char& c : nonce) c = static_cast<char>(rng_());
-    b.set_nonce(nonce);
-    b.set_created_ms(NowMs());
-    return b;
-  }
-  // Submits, waits for the commit and returns the receipt status ("" on failure); the tx id in hex
-  // in *tx_id.
-  std::string Commit(const pb::TxBody& body, const Identity& who, std::string* tx_id = nullptr,
-                     size_t node = 0) {
-    const std::string tx = ledger::SignTx(body, *who.signer);
-    if (tx_id != nullptr) *tx_id = TxMaker::IdOf(tx);
-    HttpResult r = SubmitTx(Api(node), tx, true, Ms(15'000));
-    EXPECT_EQ(r.status, 200) << r.body;
-    if (r.status != 200) return "";
-    std::string status(r.json.at("receipt").at("status").as_string());
-    if (status.rfind("TX_STATUS_", 0) == 0) status.erase(0, 10);
-    return status;
-  }
-
   // A request to node 0, signed by `who` when not null.
   Response Call(const std::string& method, const std::string& target, const Identity* who,
                 const std::string& body = "", const std::string& content_type = "",
@@ -139,15 +95,7 @@ class ExchangeE2eTest : public NetworkTest {
     auto client = api::testing::RawClient::Connect(Api(node));
     if (!client) return {};
     std::map<std::string, std::string> headers;
-    if (who != nullptr) {
-      // Ed25519 is deterministic: the same request signed in the same millisecond is the same
-      // signature, which the node refuses as a replay. Each request gets its own timestamp.
-      last_ts_ = std::max(NowMs(), last_ts_ + 1);
-      auto h = api::SignRequest(*who->signer, method, target, last_ts_, AsBytes(body));
-      headers[std::string(api::kHeaderKey)] = h.key;
-      headers[std::string(api::kHeaderTimestamp)] = h.timestamp;
-      headers[std::string(api::kHeaderSignature)] = h.signature;
-    }
+    if (who != nullptr) headers = SignedHeaders(*who->signer, method, target, body);
     if (!content_type.empty()) headers["Content-Type"] = content_type;
     if (!client->Send(api::testing::MakeRequest(method, target, body, headers))) return {};
     return ToResponse(client->ReadResponse(Ms(10'000)));
@@ -165,8 +113,6 @@ class ExchangeE2eTest : public NetworkTest {
   }
 
   std::string dir_;
-  int64_t last_ts_ = 0;
-  std::mt19937_64 rng_{std::random_device{}()};
 };
 
 // The problem+json every failure path answers with: the status, the media type and the code.
@@ -252,7 +198,7 @@ TEST_F(ExchangeE2eTest, ClaimProvenanceVerifiesOfflineAndFhirViewsFollowTheReadR
     c->set_invoice_number("INV-1");
     c->add_evidence_record_ids("r1");
     c->set_currency("EUR");
-    ASSERT_EQ(Commit(b, hosp, &claim_tx), "OK");
+    ASSERT_EQ(Commit(b, hosp, 0, &claim_tx), "OK");
   }
   {
     pb::TxBody b = Body(insurer);

@@ -2,7 +2,6 @@
 // shows an access once it commits; a stranger is refused (403), an unsigned request too (401).
 // And the route-coverage check: every route the node's router registers is in openapi.yaml.
 #include <gtest/gtest.h>
-
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -15,71 +14,24 @@
 
 #include "api/auth.h"
 #include "common/encoding.h"
+#include "exchange_fixture.h"
 #include "ledger/tx.h"
-#include "network_fixture.h"
 #include "node/node_impl.h"
 
 namespace hc::integration {
 namespace {
 
 namespace pb = ::healthchain::v1;
+using Identity = TestIdentity;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<Ms>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// A real Ed25519 identity that signs txs and API requests.
-struct Identity {
-  Identity() {
-    auto kp = crypto::GenerateEd25519();
-    key = kp.public_key;
-    signer = crypto::MakeEd25519Signer(std::move(kp.secret_key));
-  }
-  explicit Identity(const std::string& key_path) {
-    auto id = crypto::LoadIdentity(key_path);
-    EXPECT_TRUE(id.ok());
-    key = id->signing.public_key;
-    signer = crypto::MakeEd25519Signer(std::move(id->signing.secret_key));
-  }
-  std::string Key() const { return std::string(reinterpret_cast<const char*>(key.data()), 32); }
-  std::string Hex() const { return HexEncode(key); }
-
-  crypto::Ed25519PublicKey key{};
-  std::unique_ptr<crypto::Signer> signer;
-};
-
-class ExchangeTest : public NetworkTest {
+class ExchangeTest : public ExchangeNetworkTest {
  protected:
-  pb::TxBody Body(const Identity& who) {
-    pb::TxBody b;
-    b.set_chain_id(net_.genesis.chain_id);
-    b.set_signer(who.Key());
-    std::string nonce(16, '\0');
-    for (char& c : nonce) c = static_cast<char>(rng_());
-    b.set_nonce(nonce);
-    b.set_created_ms(NowMs());
-    return b;
-  }
-  // Submits and waits for the commit; the receipt status.
-  std::string Commit(const pb::TxBody& body, const Identity& who, size_t node = 0) {
-    HttpResult r = SubmitTx(Api(node), ledger::SignTx(body, *who.signer), true);
-    EXPECT_EQ(r.status, 200) << r.body;
-    if (r.status != 200) return "";
-    return std::string(r.json.at("receipt").at("status").as_string());
-  }
-
   HttpResult SignedGet(size_t node, const std::string& target, const Identity* who) {
     HttpResult out;
     auto client = api::testing::RawClient::Connect(Api(node));
     if (!client) return out;
     std::map<std::string, std::string> headers;
-    if (who != nullptr) {
-      auto h = api::SignRequest(*who->signer, "GET", target, NowMs(), AsBytes(""));
-      headers[std::string(api::kHeaderKey)] = h.key;
-      headers[std::string(api::kHeaderTimestamp)] = h.timestamp;
-      headers[std::string(api::kHeaderSignature)] = h.signature;
-    }
+    if (who != nullptr) headers = SignedHeaders(*who->signer, "GET", target, "");
     if (!client->Send(api::testing::MakeRequest("GET", target, {}, headers))) return out;
     auto resp = client->ReadResponse(Ms(5000));
     if (!resp) return out;
@@ -90,8 +42,6 @@ class ExchangeTest : public NetworkTest {
     if (ec) out.json = nullptr;
     return out;
   }
-
-  std::mt19937_64 rng_{std::random_device{}()};
 };
 
 TEST_F(ExchangeTest, AuditTrailShowsAnAccessAfterItCommitsAndRefusesStrangers) {
@@ -159,8 +109,8 @@ TEST_F(ExchangeTest, AuditTrailShowsAnAccessAfterItCommitsAndRefusesStrangers) {
   namespace websocket = beast::websocket;
   boost::asio::io_context ws_ioc;
   websocket::stream<boost::asio::ip::tcp::socket> ws(ws_ioc);
-  ws.next_layer().connect(boost::asio::ip::tcp::endpoint(
-      boost::asio::ip::make_address("127.0.0.1"), Api(1)));
+  ws.next_layer().connect(
+      boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), Api(1)));
   timeval tv{10, 0};
   ::setsockopt(ws.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   {

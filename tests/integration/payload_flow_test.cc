@@ -12,19 +12,14 @@
 #include "api/auth.h"
 #include "common/encoding.h"
 #include "crypto/keyfile.h"
+#include "exchange_fixture.h"
 #include "ledger/tx.h"
-#include "network_fixture.h"
 #include "run_process.h"
 
 namespace hc::integration {
 namespace {
 
 namespace pb = ::healthchain::v1;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<Ms>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // An identity with its key file (hcctl reads it) and its public export.
 struct Party {
@@ -54,38 +49,14 @@ struct Party {
   std::unique_ptr<crypto::Signer> signer;
 };
 
-class PayloadFlowTest : public NetworkTest {
+class PayloadFlowTest : public ExchangeNetworkTest {
  protected:
-  pb::TxBody Body(const Party& who) {
-    pb::TxBody b;
-    b.set_chain_id(net_.genesis.chain_id);
-    b.set_signer(who.Key());
-    std::string nonce(16, '\0');
-    for (char& c : nonce) c = static_cast<char>(rng_());
-    b.set_nonce(nonce);
-    b.set_created_ms(NowMs());
-    return b;
-  }
-  std::string Commit(const pb::TxBody& body, const Party& who) {
-    HttpResult r = SubmitTx(Api(0), ledger::SignTx(body, *who.signer), true);
-    EXPECT_EQ(r.status, 200) << r.body;
-    if (r.status != 200) return "";
-    // "OK" or "OK", as the node spells it: compared without the prefix.
-    std::string status(r.json.at("receipt").at("status").as_string());
-    if (status.rfind("TX_STATUS_", 0) == 0) status.erase(0, 10);
-    return status;
-  }
-
   HttpResult Signed(const std::string& method, const std::string& target, const std::string& body,
                     const Party& who) {
     HttpResult out;
     auto client = api::testing::RawClient::Connect(Api(0));
     if (!client) return out;
-    auto h = api::SignRequest(*who.signer, method, target, NowMs(), AsBytes(body));
-    std::map<std::string, std::string> headers;
-    headers[std::string(api::kHeaderKey)] = h.key;
-    headers[std::string(api::kHeaderTimestamp)] = h.timestamp;
-    headers[std::string(api::kHeaderSignature)] = h.signature;
+    std::map<std::string, std::string> headers = SignedHeaders(*who.signer, method, target, body);
     if (!body.empty()) headers["Content-Type"] = "application/octet-stream";
     if (!client->Send(api::testing::MakeRequest(method, target, body, headers))) return out;
     auto resp = client->ReadResponse(Ms(10'000));
@@ -104,8 +75,6 @@ class PayloadFlowTest : public NetworkTest {
     args.push_back("http://127.0.0.1:" + std::to_string(Api(0)));
     return test::RunProcess(args);
   }
-
-  std::mt19937_64 rng_{std::random_device{}()};
 };
 
 TEST_F(PayloadFlowTest, PutConsentAccessShareGetThenDenialsTamperingAndErasure) {
