@@ -9,6 +9,7 @@
 
 #include "common/encoding.h"
 #include "crypto/keyfile.h"
+#include "crypto/tls.h"
 #include "tests/cli/run_process.h"
 #include "tests/temp_dir_test.h"
 
@@ -105,6 +106,24 @@ TEST_F(HcctlKeygenTest, PublicExport) {
   EXPECT_EQ(st.st_mode & 07777, 0644u);
 
   EXPECT_EQ(Keygen({"--out", path, "--public-out", path, "--force"}).exit_code, 2);
+}
+
+// An operator makes a node's TLS key on its own machine and sends only the pin for genesis.
+TEST_F(HcctlKeygenTest, TlsKeygenWritesAPrivateKeyAndPrintsThePinOfTheCertificate) {
+  const std::string key = Path("tls.key.pem");
+  const std::string cert = Path("tls.crt.pem");
+  const ProcessResult r =
+      RunProcess({HCCTL_PATH, "tls-keygen", "--key-out", key, "--cert-out", cert, "--name", "v0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Mode(key), 0600u);
+  auto tls = crypto::LoadTlsIdentity(key, cert);
+  ASSERT_TRUE(tls.ok()) << tls.status().ToString();
+  EXPECT_EQ(Field(r.out, "tls_key_pin"), Base64Encode(tls->pin()));
+  // No silent overwrite.
+  const ProcessResult again =
+      RunProcess({HCCTL_PATH, "tls-keygen", "--key-out", key, "--cert-out", cert, "--name", "v0"});
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
 }
 
 }  // namespace
