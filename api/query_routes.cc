@@ -340,7 +340,8 @@ json::object BlockJson(const ledger::BlockAnswer& b) {
   o["block_hash"] = HexEncode(b.block_hash);
   o["header"] = std::move(header);
   json::array ids;
-  for (const auto& tx : b.block.txs()) ids.push_back(json::value(HexEncode(ledger::TxIdOf(AsBytes(tx)))));
+  for (const auto& tx : b.block.txs())
+    ids.push_back(json::value(HexEncode(ledger::TxIdOf(AsBytes(tx)))));
   o["tx_ids"] = std::move(ids);
   o["certificate"] = CertificateJson(b.certificate);
   return o;
@@ -381,13 +382,14 @@ void GetBlock(const ExchangeContext& ctx, const Request& r, Responder res) {
   std::optional<Answer> answer;
   ctx.view->Read([&](const ledger::Ledger& ledger) {
     if (height.value() == 0 || height.value() > ledger.height()) {
-      answer = Problem(ProblemCode::kNotFound, "no block at height " +
-                                                   std::to_string(height.value()) + " (tip " +
-                                                   std::to_string(ledger.height()) + ")");
+      answer =
+          Problem(ProblemCode::kNotFound, "no block at height " + std::to_string(height.value()) +
+                                              " (tip " + std::to_string(ledger.height()) + ")");
       return;
     }
     auto b = ledger::BlockByHeight(ledger, height.value());
-    answer = b.ok() ? Answer(json::value(BlockJson(b.value()))) : Answer(ProblemFromStatus(b.status()));
+    answer =
+        b.ok() ? Answer(json::value(BlockJson(b.value()))) : Answer(ProblemFromStatus(b.status()));
   });
   SendAnswer(res, answer);
 }
@@ -443,8 +445,9 @@ void GetConsent(const ExchangeContext& ctx, const Request& r, Responder res) {
     // Authorise on the consent as it is now, before evaluating it anywhere in the past.
     auto now = ledger::ConsentStatusAtHeight(ledger, id, ledger.height());
     if (!now.ok()) {
-      answer = now.status().code() == StatusCode::kNotFound ? Hidden(*caller, false, "consent " + id)
-                                                            : ProblemFromStatus(now.status());
+      answer = now.status().code() == StatusCode::kNotFound
+                   ? Hidden(*caller, false, "consent " + id)
+                   : ProblemFromStatus(now.status());
       return;
     }
     const pb::GrantConsent& g = now->consent.grant();
@@ -468,7 +471,8 @@ void GetConsent(const ExchangeContext& ctx, const Request& r, Responder res) {
     } else if (at_time) {
       a = ledger::ConsentStatusAtTime(ledger, id, *at_time);
     }
-    answer = a.ok() ? Answer(json::value(ConsentJson(a.value()))) : Answer(ProblemFromStatus(a.status()));
+    answer = a.ok() ? Answer(json::value(ConsentJson(a.value())))
+                    : Answer(ProblemFromStatus(a.status()));
   });
   SendAnswer(res, answer);
 }
@@ -532,45 +536,53 @@ void GetPatientConsents(const ExchangeContext& ctx, const Request& r, Responder 
   SendAnswer(res, answer);
 }
 
-void GetRecord(const ExchangeContext& ctx, const Request& r, Responder res) {
+// GET of one stored object by id, shown to its parties only: reads `State` under `key(id)`, asks
+// `is_party` whether the caller may see it, and answers `to_json` of it, or the same Hidden answer
+// whether the object is missing or not the caller's (ids cannot be probed).
+template <typename State, typename KeyFn, typename PartyFn, typename JsonFn>
+void GetPartyObject(const ExchangeContext& ctx, const Request& r, Responder res,
+                    std::string_view what, KeyFn key, PartyFn is_party, JsonFn to_json) {
   auto caller = Authenticate(ctx, r, res);
   if (!caller) return;
   const std::string id(r.PathParam("id").value_or(""));
+  const std::string label = std::string(what) + " " + id;
   std::optional<Answer> answer;
   ctx.view->Read([&](const ledger::Ledger& ledger) {
-    auto rec = ReadState<lpb::RecordState>(ledger, ledger::keys::Record(id));
-    if (!rec.ok()) {
-      answer = rec.status().code() == StatusCode::kNotFound ? Hidden(*caller, false, "record " + id)
-                                                            : ProblemFromStatus(rec.status());
+    auto state = ReadState<State>(ledger, key(id));
+    if (!state.ok()) {
+      answer = state.status().code() == StatusCode::kNotFound ? Hidden(*caller, false, label)
+                                                              : ProblemFromStatus(state.status());
       return;
     }
-    const bool party = caller->role == CallerRole::kCommission ||
-                       rec->hospital_key() == KeyStr(caller->key) ||
-                       IsPatientOrGuardian(ledger, *caller, rec->patient_key());
-    answer = party ? Answer(json::value(RecordJson(rec.value()))) : Answer(Hidden(*caller, true, "record " + id));
+    const bool party =
+        caller->role == CallerRole::kCommission || is_party(ledger, *caller, state.value());
+    answer =
+        party ? Answer(json::value(to_json(state.value()))) : Answer(Hidden(*caller, true, label));
   });
   SendAnswer(res, answer);
 }
 
+void GetRecord(const ExchangeContext& ctx, const Request& r, Responder res) {
+  GetPartyObject<lpb::RecordState>(
+      ctx, r, std::move(res), "record",
+      [](const std::string& id) { return ledger::keys::Record(id); },
+      [](const ledger::Ledger& ledger, const Caller& caller, const lpb::RecordState& rec) {
+        return rec.hospital_key() == KeyStr(caller.key) ||
+               IsPatientOrGuardian(ledger, caller, rec.patient_key());
+      },
+      [](const lpb::RecordState& rec) { return RecordJson(rec); });
+}
+
 void GetClaim(const ExchangeContext& ctx, const Request& r, Responder res) {
-  auto caller = Authenticate(ctx, r, res);
-  if (!caller) return;
-  const std::string id(r.PathParam("id").value_or(""));
-  std::optional<Answer> answer;
-  ctx.view->Read([&](const ledger::Ledger& ledger) {
-    auto claim = ReadState<lpb::ClaimState>(ledger, ledger::keys::Claim(id));
-    if (!claim.ok()) {
-      answer = claim.status().code() == StatusCode::kNotFound ? Hidden(*caller, false, "claim " + id)
-                                                              : ProblemFromStatus(claim.status());
-      return;
-    }
-    const std::string me = KeyStr(caller->key);
-    const bool party = caller->role == CallerRole::kCommission || claim->hospital_key() == me ||
-                       claim->insurer_key() == me ||
-                       IsPatientOrGuardian(ledger, *caller, claim->patient_key());
-    answer = party ? Answer(json::value(ClaimJson(claim.value()))) : Answer(Hidden(*caller, true, "claim " + id));
-  });
-  SendAnswer(res, answer);
+  GetPartyObject<lpb::ClaimState>(
+      ctx, r, std::move(res), "claim",
+      [](const std::string& id) { return ledger::keys::Claim(id); },
+      [](const ledger::Ledger& ledger, const Caller& caller, const lpb::ClaimState& claim) {
+        const std::string me = KeyStr(caller.key);
+        return claim.hospital_key() == me || claim.insurer_key() == me ||
+               IsPatientOrGuardian(ledger, caller, claim.patient_key());
+      },
+      [](const lpb::ClaimState& claim) { return ClaimJson(claim); });
 }
 
 void GetAuditTrail(const ExchangeContext& ctx, const Request& r, Responder res) {
@@ -603,9 +615,8 @@ void GetAuditTrail(const ExchangeContext& ctx, const Request& r, Responder res) 
     // An org sees the events it is the actor of; pages keep their cursor, so a page may hold
     // fewer events than `limit` (or none) and still have a next page.
     const std::string me = KeyStr(caller->key);
-    json::object o = PageJson(page.value(), [&](const lpb::AuditEvent& e) {
-      return all || e.actor_key() == me;
-    });
+    json::object o = PageJson(page.value(),
+                              [&](const lpb::AuditEvent& e) { return all || e.actor_key() == me; });
     o["patient"] = HexOf(patient.value());
     answer = Answer(json::value(std::move(o)));
   });
@@ -627,8 +638,9 @@ void GetBreakGlassQueue(const ExchangeContext& ctx, const Request& r, Responder 
   std::optional<Answer> answer;
   ctx.view->Read([&](const ledger::Ledger& ledger) {
     auto page = ledger::BreakGlassReviewQueue(ledger, page_params->after, page_params->limit);
-    answer = page.ok() ? Answer(json::value(PageJson(page.value(), [](const auto&) { return true; })))
-                       : Answer(ProblemFromStatus(page.status()));
+    answer = page.ok()
+                 ? Answer(json::value(PageJson(page.value(), [](const auto&) { return true; })))
+                 : Answer(ProblemFromStatus(page.status()));
   });
   SendAnswer(res, answer);
 }
