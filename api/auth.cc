@@ -117,9 +117,8 @@ Result<Caller> RequestAuthenticator::Authenticate(const Request& request, const 
                            " ms old (at most " + std::to_string(kAuthSkewMs) + ")");
   }
   if (ts > now + kAuthSkewMs) {
-    return Unauthenticated("request from the future: its timestamp is " +
-                           std::to_string(ts - now) + " ms ahead (at most " +
-                           std::to_string(kAuthSkewMs) + ")");
+    return Unauthenticated("request from the future: its timestamp is " + std::to_string(ts - now) +
+                           " ms ahead (at most " + std::to_string(kAuthSkewMs) + ")");
   }
 
   Caller caller;

@@ -117,8 +117,8 @@ void ResolveReferences(const ledger::Ledger& ledger, TxFacts& t) {
   };
   switch (b.payload_case()) {
     case pb::TxBody::kRevokeConsent:
-      if (auto c = ReadState<lpb::ConsentState>(ledger,
-                                                 ledger::keys::Consent(b.revoke_consent().consent_id()))) {
+      if (auto c = ReadState<lpb::ConsentState>(
+              ledger, ledger::keys::Consent(b.revoke_consent().consent_id()))) {
         t.patient = c->grant().patient_key();
         t.parties.push_back(c->grant().grantee_key());
       }
@@ -133,8 +133,8 @@ void ResolveReferences(const ledger::Ledger& ledger, TxFacts& t) {
       from_record(b.erase_record().record_id());
       break;
     case pb::TxBody::kAdjudicateClaim:
-      if (auto c = ReadState<lpb::ClaimState>(ledger,
-                                               ledger::keys::Claim(b.adjudicate_claim().claim_id()))) {
+      if (auto c = ReadState<lpb::ClaimState>(
+              ledger, ledger::keys::Claim(b.adjudicate_claim().claim_id()))) {
         t.patient = c->patient_key();
         t.parties.push_back(c->hospital_key());
       }
@@ -198,7 +198,7 @@ TxFacts FactsOf(ByteView signed_tx) {
 // One subscriber: who it is and what it asked for. Immutable after the upgrade.
 struct Subscriber {
   Caller caller;
-  std::string me;  // the caller's key bytes
+  std::string me;                   // the caller's key bytes
   std::optional<std::string> ward;  // ?patient= of a guardian: that patient's txs are visible
   std::optional<std::string> patient;
   std::optional<std::string> org;
@@ -334,8 +334,7 @@ ProblemOr<WebSocketOpen> OpenEvents(const ExchangeContext& ctx, const Request& r
 
 void RegisterEventRoutes(Router& router, const ExchangeContext& ctx) {
   HC_ASSERT(ctx.view != nullptr && ctx.auth != nullptr);
-  AddWebSocketRoute(router, "/v1/events",
-                    [ctx](const Request& r) { return OpenEvents(ctx, r); });
+  AddWebSocketRoute(router, "/v1/events", [ctx](const Request& r) { return OpenEvents(ctx, r); });
 }
 
 }  // namespace hc::api

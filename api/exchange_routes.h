@@ -15,7 +15,8 @@ struct ExchangeContext {
   std::shared_ptr<LedgerView> view;
   std::shared_ptr<RequestAuthenticator> auth;
   std::shared_ptr<MetricsRegistry> metrics;
-  bool observer = false;  // observers serve reads; payload uploads go to validators or observers alike
+  bool observer =
+      false;  // observers serve reads; payload uploads go to validators or observers alike
 };
 
 // api/query_routes.cc: blocks, txs with proofs, consents, records, claims, the patient audit trail,

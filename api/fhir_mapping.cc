@@ -114,30 +114,49 @@ json::object Meta(int64_t last_updated_ms, std::string_view version_id = {}) {
 
 std::string_view PurposeDisplay(pb::Purpose purpose) {
   switch (purpose) {
-    case pb::PURPOSE_TREAT: return "treatment";
-    case pb::PURPOSE_ETREAT: return "Emergency Treatment";
-    case pb::PURPOSE_HPAYMT: return "healthcare payment";
-    case pb::PURPOSE_HOPERAT: return "healthcare operations";
-    case pb::PURPOSE_HRESCH: return "healthcare research";
-    case pb::PURPOSE_PUBHLTH: return "public health";
-    case pb::PURPOSE_PATRQT: return "patient requested";
-    default: return "";
+    case pb::PURPOSE_TREAT:
+      return "treatment";
+    case pb::PURPOSE_ETREAT:
+      return "Emergency Treatment";
+    case pb::PURPOSE_HPAYMT:
+      return "healthcare payment";
+    case pb::PURPOSE_HOPERAT:
+      return "healthcare operations";
+    case pb::PURPOSE_HRESCH:
+      return "healthcare research";
+    case pb::PURPOSE_PUBHLTH:
+      return "public health";
+    case pb::PURPOSE_PATRQT:
+      return "patient requested";
+    default:
+      return "";
   }
 }
 
 std::string_view CategoryDisplay(pb::RecordCategory category) {
   switch (category) {
-    case pb::RECORD_CATEGORY_CLINICAL_NOTE: return "Clinical note";
-    case pb::RECORD_CATEGORY_LABORATORY: return "Laboratory";
-    case pb::RECORD_CATEGORY_IMAGING: return "Imaging";
-    case pb::RECORD_CATEGORY_MEDICATION: return "Medication";
-    case pb::RECORD_CATEGORY_DISCHARGE_SUMMARY: return "Discharge summary";
-    case pb::RECORD_CATEGORY_IMMUNIZATION: return "Immunization";
-    case pb::RECORD_CATEGORY_MENTAL_HEALTH: return "Mental health";
-    case pb::RECORD_CATEGORY_SUBSTANCE_USE: return "Substance use";
-    case pb::RECORD_CATEGORY_GENETIC: return "Genetic";
-    case pb::RECORD_CATEGORY_BILLING: return "Billing";
-    default: return "Unspecified";
+    case pb::RECORD_CATEGORY_CLINICAL_NOTE:
+      return "Clinical note";
+    case pb::RECORD_CATEGORY_LABORATORY:
+      return "Laboratory";
+    case pb::RECORD_CATEGORY_IMAGING:
+      return "Imaging";
+    case pb::RECORD_CATEGORY_MEDICATION:
+      return "Medication";
+    case pb::RECORD_CATEGORY_DISCHARGE_SUMMARY:
+      return "Discharge summary";
+    case pb::RECORD_CATEGORY_IMMUNIZATION:
+      return "Immunization";
+    case pb::RECORD_CATEGORY_MENTAL_HEALTH:
+      return "Mental health";
+    case pb::RECORD_CATEGORY_SUBSTANCE_USE:
+      return "Substance use";
+    case pb::RECORD_CATEGORY_GENETIC:
+      return "Genetic";
+    case pb::RECORD_CATEGORY_BILLING:
+      return "Billing";
+    default:
+      return "Unspecified";
   }
 }
 
@@ -147,8 +166,8 @@ bool IsSensitive(pb::RecordCategory category) {
 }
 
 json::object CategoryConcept(pb::RecordCategory category) {
-  return Concept(Coding(kRecordCategorySystem, RecordCategoryCode(category),
-                        CategoryDisplay(category)));
+  return Concept(
+      Coding(kRecordCategorySystem, RecordCategoryCode(category), CategoryDisplay(category)));
 }
 
 json::object Money(int64_t cents, std::string_view currency) {
@@ -245,30 +264,49 @@ std::string NiUri(ByteView sha256) {
 
 std::string_view PurposeCode(pb::Purpose purpose) {
   switch (purpose) {
-    case pb::PURPOSE_TREAT: return "TREAT";
-    case pb::PURPOSE_ETREAT: return "ETREAT";
-    case pb::PURPOSE_HPAYMT: return "HPAYMT";
-    case pb::PURPOSE_HOPERAT: return "HOPERAT";
-    case pb::PURPOSE_HRESCH: return "HRESCH";
-    case pb::PURPOSE_PUBHLTH: return "PUBHLTH";
-    case pb::PURPOSE_PATRQT: return "PATRQT";
-    default: return "";
+    case pb::PURPOSE_TREAT:
+      return "TREAT";
+    case pb::PURPOSE_ETREAT:
+      return "ETREAT";
+    case pb::PURPOSE_HPAYMT:
+      return "HPAYMT";
+    case pb::PURPOSE_HOPERAT:
+      return "HOPERAT";
+    case pb::PURPOSE_HRESCH:
+      return "HRESCH";
+    case pb::PURPOSE_PUBHLTH:
+      return "PUBHLTH";
+    case pb::PURPOSE_PATRQT:
+      return "PATRQT";
+    default:
+      return "";
   }
 }
 
 std::string_view RecordCategoryCode(pb::RecordCategory category) {
   switch (category) {
-    case pb::RECORD_CATEGORY_CLINICAL_NOTE: return "clinical-note";
-    case pb::RECORD_CATEGORY_LABORATORY: return "laboratory";
-    case pb::RECORD_CATEGORY_IMAGING: return "imaging";
-    case pb::RECORD_CATEGORY_MEDICATION: return "medication";
-    case pb::RECORD_CATEGORY_DISCHARGE_SUMMARY: return "discharge-summary";
-    case pb::RECORD_CATEGORY_IMMUNIZATION: return "immunization";
-    case pb::RECORD_CATEGORY_MENTAL_HEALTH: return "mental-health";
-    case pb::RECORD_CATEGORY_SUBSTANCE_USE: return "substance-use";
-    case pb::RECORD_CATEGORY_GENETIC: return "genetic";
-    case pb::RECORD_CATEGORY_BILLING: return "billing";
-    default: return "unspecified";
+    case pb::RECORD_CATEGORY_CLINICAL_NOTE:
+      return "clinical-note";
+    case pb::RECORD_CATEGORY_LABORATORY:
+      return "laboratory";
+    case pb::RECORD_CATEGORY_IMAGING:
+      return "imaging";
+    case pb::RECORD_CATEGORY_MEDICATION:
+      return "medication";
+    case pb::RECORD_CATEGORY_DISCHARGE_SUMMARY:
+      return "discharge-summary";
+    case pb::RECORD_CATEGORY_IMMUNIZATION:
+      return "immunization";
+    case pb::RECORD_CATEGORY_MENTAL_HEALTH:
+      return "mental-health";
+    case pb::RECORD_CATEGORY_SUBSTANCE_USE:
+      return "substance-use";
+    case pb::RECORD_CATEGORY_GENETIC:
+      return "genetic";
+    case pb::RECORD_CATEGORY_BILLING:
+      return "billing";
+    default:
+      return "unspecified";
   }
 }
 
@@ -408,9 +446,9 @@ json::object DocumentReferenceResource(const RecordInput& in, const MappingOptio
   r["author"] = json::array{OrgReference(in.hospital)};
   r["custodian"] = OrgReference(in.hospital);
   if (!rec.description().empty()) r["description"] = rec.description();
-  r["securityLabel"] = json::array{Concept(
-      IsSensitive(rec.category()) ? Coding(kConfidentialitySystem, "R", "restricted")
-                                  : Coding(kConfidentialitySystem, "N", "normal"))};
+  r["securityLabel"] = json::array{Concept(IsSensitive(rec.category())
+                                               ? Coding(kConfidentialitySystem, "R", "restricted")
+                                               : Coding(kConfidentialitySystem, "N", "normal"))};
   json::object attachment;
   attachment["contentType"] =
       rec.content_type().empty() ? std::string("application/octet-stream") : rec.content_type();
@@ -434,11 +472,11 @@ json::object ProvenanceResource(const RecordInput& in) {
   r["extension"] = json::array{LedgerEntryExtension(in.anchor)};
   r["target"] = json::array{Ref("DocumentReference/" + FhirId(in.record.record_id()))};
   r["recorded"] = Instant(in.anchor.time_ms);
-  r["activity"] = Concept(
-      Coding("http://terminology.hl7.org/CodeSystem/v3-DataOperation", "CREATE", "create"));
+  r["activity"] =
+      Concept(Coding("http://terminology.hl7.org/CodeSystem/v3-DataOperation", "CREATE", "create"));
   json::object agent;
-  agent["type"] = Concept(Coding("http://terminology.hl7.org/CodeSystem/provenance-participant-type",
-                                 "author", "Author"));
+  agent["type"] = Concept(Coding(
+      "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "author", "Author"));
   agent["who"] = OrgReference(in.hospital);
   r["agent"] = json::array{std::move(agent)};
   return r;
@@ -468,8 +506,9 @@ std::optional<json::object> AuditEventResource(const AuditInput& in,
   r["extension"] = json::array{LedgerEntryExtension(ref)};
   if (break_glass) {
     r["type"] = Coding(kDicomSystem, "110113", "Security Alert");
-    r["subtype"] = json::array{Coding(kDicomSystem, "110127", "Emergency Override Started"),
-                               Coding(kLifecycleSystem, "disclose", "Disclose Record Lifecycle Event")};
+    r["subtype"] =
+        json::array{Coding(kDicomSystem, "110127", "Emergency Override Started"),
+                    Coding(kLifecycleSystem, "disclose", "Disclose Record Lifecycle Event")};
   } else if (access) {
     r["type"] = Coding(kDicomSystem, "110106", "Export");
     r["subtype"] =
@@ -492,32 +531,33 @@ std::optional<json::object> AuditEventResource(const AuditInput& in,
   }
   const pb::Purpose purpose = break_glass ? pb::PURPOSE_ETREAT : ev.purpose();
   if (!PurposeCode(purpose).empty()) {
-    r["purposeOfEvent"] = json::array{Concept(
-        Coding(kActReasonSystem, PurposeCode(purpose), PurposeDisplay(purpose)))};
+    r["purposeOfEvent"] = json::array{
+        Concept(Coding(kActReasonSystem, PurposeCode(purpose), PurposeDisplay(purpose)))};
   }
 
   json::array agents;
   const bool actor_is_patient = ev.actor_key() == ev.patient_key();
-  json::object actor_who = actor_is_patient ? Ref(PatientReference(AsBytes(ev.actor_key())))
-                                            : Ref("Organization/" + IdentityId(AsBytes(ev.actor_key())),
-                                                  ev.actor_name());
+  json::object actor_who =
+      actor_is_patient
+          ? Ref(PatientReference(AsBytes(ev.actor_key())))
+          : Ref("Organization/" + IdentityId(AsBytes(ev.actor_key())), ev.actor_name());
   if (erase) {
     // The erasing identity asked for the destruction.
-    agents.push_back(AgentWithType(
-        Concept(Coding(kParticipationSystem, "AUT", "author (originator)")), std::move(actor_who),
-        true));
+    agents.push_back(
+        AgentWithType(Concept(Coding(kParticipationSystem, "AUT", "author (originator)")),
+                      std::move(actor_who), true));
   } else {
     // Source: the custodian whose record was disclosed; recipient: the requesting org.
     if (in.source) {
       agents.push_back(AgentWithType(Concept(Coding(kDicomSystem, "110153", "Source Role ID")),
                                      OrgReference(*in.source), false));
     }
-    json::object recipient = AgentWithType(
-        Concept(Coding(kParticipationSystem, "IRCP", "information recipient")),
-        std::move(actor_who), true);
+    json::object recipient =
+        AgentWithType(Concept(Coding(kParticipationSystem, "IRCP", "information recipient")),
+                      std::move(actor_who), true);
     if (!PurposeCode(purpose).empty()) {
-      recipient["purposeOfUse"] = json::array{Concept(
-          Coding(kActReasonSystem, PurposeCode(purpose), PurposeDisplay(purpose)))};
+      recipient["purposeOfUse"] = json::array{
+          Concept(Coding(kActReasonSystem, PurposeCode(purpose), PurposeDisplay(purpose)))};
     }
     agents.push_back(std::move(recipient));
   }
@@ -609,7 +649,8 @@ json::object ClaimResource(const ClaimInput& in) {
   json::object coverage;
   coverage["type"] = "Coverage";
   coverage["identifier"] = Identifier(kIdentitySystem, IdentityId(AsBytes(c.insurer_key())));
-  coverage["display"] = in.insurer.name.empty() ? std::string("Coverage") : "Coverage by " + in.insurer.name;
+  coverage["display"] =
+      in.insurer.name.empty() ? std::string("Coverage") : "Coverage by " + in.insurer.name;
   json::object insurance;
   insurance["sequence"] = 1;
   insurance["focal"] = true;
@@ -653,10 +694,18 @@ json::object ClaimResponseResource(const ClaimResponseInput& in) {
   // benefit amount (R4 remittance-outcome "partial" means partial processing, not approval).
   r["outcome"] = "complete";
   switch (c.decision()) {
-    case pb::CLAIM_DECISION_APPROVED: r["disposition"] = "Claim approved"; break;
-    case pb::CLAIM_DECISION_PARTIAL: r["disposition"] = "Claim partially approved"; break;
-    case pb::CLAIM_DECISION_REJECTED: r["disposition"] = "Claim rejected"; break;
-    default: r["disposition"] = "Claim adjudicated"; break;
+    case pb::CLAIM_DECISION_APPROVED:
+      r["disposition"] = "Claim approved";
+      break;
+    case pb::CLAIM_DECISION_PARTIAL:
+      r["disposition"] = "Claim partially approved";
+      break;
+    case pb::CLAIM_DECISION_REJECTED:
+      r["disposition"] = "Claim rejected";
+      break;
+    default:
+      r["disposition"] = "Claim adjudicated";
+      break;
   }
   json::object submitted;
   submitted["category"] = Concept(Coding(kAdjudicationSystem, "submitted", "Submitted Amount"));

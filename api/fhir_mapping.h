@@ -35,8 +35,10 @@ namespace lpb = ::healthchain::ledger::v1;
 inline constexpr std::string_view kFhirBase = "https://healthchain.example/fhir";
 inline constexpr std::string_view kLedgerEntryUrl =
     "https://healthchain.example/fhir/StructureDefinition/ledger-entry";
-inline constexpr std::string_view kConsentIdSystem = "https://healthchain.example/fhir/sid/consent-id";
-inline constexpr std::string_view kRecordIdSystem = "https://healthchain.example/fhir/sid/record-id";
+inline constexpr std::string_view kConsentIdSystem =
+    "https://healthchain.example/fhir/sid/consent-id";
+inline constexpr std::string_view kRecordIdSystem =
+    "https://healthchain.example/fhir/sid/record-id";
 inline constexpr std::string_view kClaimIdSystem = "https://healthchain.example/fhir/sid/claim-id";
 inline constexpr std::string_view kClaimFingerprintSystem =
     "https://healthchain.example/fhir/sid/claim-fingerprint";

@@ -139,8 +139,8 @@ Status Gatherer::Consents(const FhirFilter& f, std::vector<FhirItem>* out) {
     // The patient's consent index: prefix ‖ grantee key (32) ‖ consent id.
     const std::string prefix = keys::PatientConsentPrefix(*f.patient_key);
     std::vector<std::string> ids;
-    HC_RETURN_IF_ERROR(ledger_.reader().ScanPrefix(
-        Cf::kIndex, prefix, [&](std::string_view k, std::string_view) {
+    HC_RETURN_IF_ERROR(
+        ledger_.reader().ScanPrefix(Cf::kIndex, prefix, [&](std::string_view k, std::string_view) {
           if (k.size() > prefix.size() + 32) ids.emplace_back(k.substr(prefix.size() + 32));
           return true;
         }));
@@ -157,8 +157,7 @@ Status Gatherer::Consents(const FhirFilter& f, std::vector<FhirItem>* out) {
   });
 }
 
-Status Gatherer::OneRecord(const lpb::RecordState& r, bool provenance,
-                           std::vector<FhirItem>* out) {
+Status Gatherer::OneRecord(const lpb::RecordState& r, bool provenance, std::vector<FhirItem>* out) {
   RecordInput in;
   in.record = r;
   HC_ASSIGN_OR_RETURN(in.anchor, Entry("anchor", r.anchor_entry()));
@@ -202,10 +201,12 @@ Status Gatherer::Records(const FhirFilter& f, bool provenance, std::vector<FhirI
 }
 
 Status Gatherer::Audits(const FhirFilter& f, std::vector<FhirItem>* out) {
-  const std::string prefix = f.patient_key ? keys::AuditPrefix(*f.patient_key) : keys::AuditPrefix("");
+  const std::string prefix =
+      f.patient_key ? keys::AuditPrefix(*f.patient_key) : keys::AuditPrefix("");
   return ScanValues(Cf::kIndex, prefix, [&](std::string_view v) -> Status {
     lpb::AuditEvent ev;
-    if (!ev.ParseFromString(std::string(v))) return Corruption("a stored audit event does not parse");
+    if (!ev.ParseFromString(std::string(v)))
+      return Corruption("a stored audit event does not parse");
     if (f.record_id && ev.record_id() != *f.record_id) return Status::Ok();
     if (f.ledger_id && HexEncode(AsBytes(ev.tx_id())) != *f.ledger_id) return Status::Ok();
     AuditInput in;
@@ -273,12 +274,18 @@ Status Gatherer::Claims(const FhirFilter& f, bool responses, std::vector<FhirIte
 
 std::string_view ResourceKindName(ResourceKind kind) {
   switch (kind) {
-    case ResourceKind::kConsent: return "Consent";
-    case ResourceKind::kDocumentReference: return "DocumentReference";
-    case ResourceKind::kAuditEvent: return "AuditEvent";
-    case ResourceKind::kProvenance: return "Provenance";
-    case ResourceKind::kClaim: return "Claim";
-    case ResourceKind::kClaimResponse: return "ClaimResponse";
+    case ResourceKind::kConsent:
+      return "Consent";
+    case ResourceKind::kDocumentReference:
+      return "DocumentReference";
+    case ResourceKind::kAuditEvent:
+      return "AuditEvent";
+    case ResourceKind::kProvenance:
+      return "Provenance";
+    case ResourceKind::kClaim:
+      return "Claim";
+    case ResourceKind::kClaimResponse:
+      return "ClaimResponse";
   }
   HC_UNREACHABLE();
 }
@@ -289,12 +296,24 @@ Result<std::vector<FhirItem>> Collect(const ledger::Ledger& ledger, ResourceKind
   Gatherer g(ledger, options, max_items);
   std::vector<FhirItem> out;
   switch (kind) {
-    case ResourceKind::kConsent: HC_RETURN_IF_ERROR(g.Consents(filter, &out)); break;
-    case ResourceKind::kDocumentReference: HC_RETURN_IF_ERROR(g.Records(filter, false, &out)); break;
-    case ResourceKind::kProvenance: HC_RETURN_IF_ERROR(g.Records(filter, true, &out)); break;
-    case ResourceKind::kAuditEvent: HC_RETURN_IF_ERROR(g.Audits(filter, &out)); break;
-    case ResourceKind::kClaim: HC_RETURN_IF_ERROR(g.Claims(filter, false, &out)); break;
-    case ResourceKind::kClaimResponse: HC_RETURN_IF_ERROR(g.Claims(filter, true, &out)); break;
+    case ResourceKind::kConsent:
+      HC_RETURN_IF_ERROR(g.Consents(filter, &out));
+      break;
+    case ResourceKind::kDocumentReference:
+      HC_RETURN_IF_ERROR(g.Records(filter, false, &out));
+      break;
+    case ResourceKind::kProvenance:
+      HC_RETURN_IF_ERROR(g.Records(filter, true, &out));
+      break;
+    case ResourceKind::kAuditEvent:
+      HC_RETURN_IF_ERROR(g.Audits(filter, &out));
+      break;
+    case ResourceKind::kClaim:
+      HC_RETURN_IF_ERROR(g.Claims(filter, false, &out));
+      break;
+    case ResourceKind::kClaimResponse:
+      HC_RETURN_IF_ERROR(g.Claims(filter, true, &out));
+      break;
   }
   return out;
 }
@@ -324,8 +343,8 @@ Result<std::string> PatientKeyOfId(const ledger::Ledger& ledger, std::string_vie
   }
   const std::string prefix = keys::Patient("");
   std::optional<std::string> found;
-  HC_RETURN_IF_ERROR(ledger.reader().ScanPrefix(
-      Cf::kState, prefix, [&](std::string_view k, std::string_view) {
+  HC_RETURN_IF_ERROR(
+      ledger.reader().ScanPrefix(Cf::kState, prefix, [&](std::string_view k, std::string_view) {
         const std::string_view key = k.substr(prefix.size());
         if (ledger::IdentityId(AsBytes(key)) == id) {
           found = std::string(key);

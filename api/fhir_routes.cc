@@ -30,19 +30,22 @@ HttpResponse FhirJson(http::status status, const json::object& body) {
 }
 
 HttpResponse Outcome(http::status status, std::string_view code, std::string_view diagnostics) {
-  return FhirJson(status, fhir::OperationOutcome(status >= http::status::internal_server_error
-                                                     ? "fatal"
-                                                     : "error",
-                                                 code, diagnostics));
+  return FhirJson(status, fhir::OperationOutcome(
+                              status >= http::status::internal_server_error ? "fatal" : "error",
+                              code, diagnostics));
 }
 
 // The OperationOutcome for an expected failure from below.
 HttpResponse OutcomeOf(const Status& s) {
   switch (s.code()) {
-    case StatusCode::kInvalidArgument: return Outcome(http::status::bad_request, "invalid", s.message());
-    case StatusCode::kNotFound: return Outcome(http::status::not_found, "not-found", s.message());
-    case StatusCode::kPermissionDenied: return Outcome(http::status::forbidden, "forbidden", s.message());
-    case StatusCode::kUnauthenticated: return Outcome(http::status::unauthorized, "login", s.message());
+    case StatusCode::kInvalidArgument:
+      return Outcome(http::status::bad_request, "invalid", s.message());
+    case StatusCode::kNotFound:
+      return Outcome(http::status::not_found, "not-found", s.message());
+    case StatusCode::kPermissionDenied:
+      return Outcome(http::status::forbidden, "forbidden", s.message());
+    case StatusCode::kUnauthenticated:
+      return Outcome(http::status::unauthorized, "login", s.message());
     case StatusCode::kResourceExhausted:
       return Outcome(http::status::bad_request, "too-costly", s.message());
     case StatusCode::kUnavailable:
@@ -111,8 +114,8 @@ struct Routes {
   template <typename Fn>
   void Serve(const Request& request, Responder& responder, Fn fn) const {
     if (!ctx.view || !ctx.auth) {
-      responder.Send(Outcome(http::status::service_unavailable, "transient",
-                             "the ledger is not available"));
+      responder.Send(
+          Outcome(http::status::service_unavailable, "transient", "the ledger is not available"));
       return;
     }
     Result<Caller> caller = ctx.auth->Authenticate(request, *ctx.view);
@@ -133,13 +136,14 @@ struct Routes {
       Result<std::vector<FhirItem>> items = fhir::Collect(ledger, kind, filter, Options());
       if (!items.ok()) return OutcomeOf(items.status());
       if (items->empty()) {
-        return Outcome(http::status::not_found, "not-found",
-                       std::string(fhir::ResourceKindName(kind)) + "/" + id + " is not on the ledger");
+        return Outcome(
+            http::status::not_found, "not-found",
+            std::string(fhir::ResourceKindName(kind)) + "/" + id + " is not on the ledger");
       }
       if (!Visible(caller, items->front())) {
-        return Outcome(http::status::forbidden, "forbidden",
-                       "the caller took no part in " + std::string(fhir::ResourceKindName(kind)) +
-                           "/" + id);
+        return Outcome(
+            http::status::forbidden, "forbidden",
+            "the caller took no part in " + std::string(fhir::ResourceKindName(kind)) + "/" + id);
       }
       return FhirJson(http::status::ok, items->front().resource);
     });
@@ -197,7 +201,8 @@ struct Routes {
 void RegisterFhirRoutes(Router& router, const ExchangeContext& ctx) {
   auto routes = std::make_shared<Routes>(Routes{ctx});
   auto read = [routes](ResourceKind kind) {
-    return [routes, kind](const Request& rq, Responder rs) { routes->Read(rq, std::move(rs), kind); };
+    return
+        [routes, kind](const Request& rq, Responder rs) { routes->Read(rq, std::move(rs), kind); };
   };
   auto search = [routes](ResourceKind kind) {
     return [routes, kind](const Request& rq, Responder rs) {
@@ -216,9 +221,8 @@ void RegisterFhirRoutes(Router& router, const ExchangeContext& ctx) {
   router.Get("/fhir/Claim/{id}", read(ResourceKind::kClaim));
   router.Get("/fhir/ClaimResponse", search(ResourceKind::kClaimResponse));
   router.Get("/fhir/ClaimResponse/{id}", read(ResourceKind::kClaimResponse));
-  router.Get("/fhir/$export", [routes](const Request& rq, Responder rs) {
-    routes->Export(rq, std::move(rs));
-  });
+  router.Get("/fhir/$export",
+             [routes](const Request& rq, Responder rs) { routes->Export(rq, std::move(rs)); });
 }
 
 }  // namespace hc::api

@@ -24,8 +24,8 @@ struct CommittedBlockEvent {
   uint64_t height = 0;
   Hash32 block_hash{};
   int64_t timestamp_ms = 0;
-  uint64_t first_entry = 0;  // log index of the block's first tx
-  std::vector<Bytes> txs;    // SignedTx bytes, in block order
+  uint64_t first_entry = 0;           // log index of the block's first tx
+  std::vector<Bytes> txs;             // SignedTx bytes, in block order
   std::vector<std::string> receipts;  // serialized healthchain.v1.Receipt, one per tx
 };
 

@@ -33,10 +33,10 @@ Status ServerLimits::Validate() const {
   HC_RETURN_IF_ERROR(CheckRange("linger_timeout_ms", linger_timeout.count(), 1, kMaxMs));
   HC_RETURN_IF_ERROR(
       CheckRange("connections_max", static_cast<int64_t>(connections_max), 1, 1'000'000));
-  HC_RETURN_IF_ERROR(CheckRange("websockets_max", static_cast<int64_t>(websockets_max), 1,
-                                1'000'000));
-  HC_RETURN_IF_ERROR(CheckRange("websocket_queue_max", static_cast<int64_t>(websocket_queue_max),
-                                1, static_cast<int64_t>(kWebSocketQueueCeiling)));
+  HC_RETURN_IF_ERROR(
+      CheckRange("websockets_max", static_cast<int64_t>(websockets_max), 1, 1'000'000));
+  HC_RETURN_IF_ERROR(CheckRange("websocket_queue_max", static_cast<int64_t>(websocket_queue_max), 1,
+                                static_cast<int64_t>(kWebSocketQueueCeiling)));
   if (request_read_timeout > idle_timeout) {
     return InvalidArgument("limits.request_read_timeout_ms must not exceed limits.idle_timeout_ms");
   }

@@ -107,8 +107,8 @@ void GetClaimProvenance(const ExchangeContext& ctx, const Request& r, Responder 
       problem = ProblemFromStatus(s.ok() ? Corruption("claim state does not parse") : s);
       return;
     }
-    const bool allowed = caller->role == CallerRole::kCommission ||
-                         me == claim.hospital_key() || me == claim.insurer_key() ||
+    const bool allowed = caller->role == CallerRole::kCommission || me == claim.hospital_key() ||
+                         me == claim.insurer_key() ||
                          IsPatientOrGuardian(ledger, me, claim.patient_key());
     if (!allowed) {
       problem = Hidden(*caller, "claim '" + id + "'");

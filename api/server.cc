@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/ip/address.hpp>
@@ -12,14 +13,13 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/beast/websocket/stream.hpp>
-#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <mutex>
@@ -789,13 +789,13 @@ void Session::Upgrade(const WebSocketHandler& handler, const Router::Route& rout
   ProblemOr<WebSocketOpen> open = handler(*request);
   if (!open.ok()) return Write(MakeProblemResponse(open.problem()), /*close=*/false);
   if (!state_->ReserveWebSocket()) {
-    return Write(MakeProblemResponse(Problem(
-                     ProblemCode::kTooManySubscribers,
-                     "the server is serving its maximum number of WebSocket subscribers (" +
-                         std::to_string(std::min(limits().websockets_max,
-                                                 limits().connections_max)) +
-                         "); retry later")),
-                 /*close=*/false);
+    return Write(
+        MakeProblemResponse(Problem(
+            ProblemCode::kTooManySubscribers,
+            "the server is serving its maximum number of WebSocket subscribers (" +
+                std::to_string(std::min(limits().websockets_max, limits().connections_max)) +
+                "); retry later")),
+        /*close=*/false);
   }
   const std::chrono::duration<double> elapsed = SteadyClock::now() - request_start_;
   state_->RecordRequest(route_label_, method_label_, 101, elapsed.count());

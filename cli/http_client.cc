@@ -107,8 +107,8 @@ Result<HttpResponse> HttpRequest(const NodeUrl& url, const std::string& method,
   ioc.run();
   if (result_ec) {
     if (result_ec == beast::error::timeout) {
-      return Unavailable(where + ": no answer within " + std::to_string(timeout.count()) +
-                         " ms (" + stage + ")");
+      return Unavailable(where + ": no answer within " + std::to_string(timeout.count()) + " ms (" +
+                         stage + ")");
     }
     return Unavailable(where + ": " + stage + ": " + result_ec.message());
   }

@@ -26,7 +26,8 @@ int RunNetworkNew(NetworkNewOptions opts) {
   }
   std::printf("genesis: %s\n", net.genesis_path.c_str());
   std::printf("chain_id: %s\n", opts.spec.chain_id.c_str());
-  for (const std::string& k : net.commission_key_paths) std::printf("commission_key: %s\n", k.c_str());
+  for (const std::string& k : net.commission_key_paths)
+    std::printf("commission_key: %s\n", k.c_str());
   for (const GeneratedNode& n : net.nodes) {
     std::printf("%s: config %s  p2p %s  api http://%s  id %s\n", n.name.c_str(),
                 n.config_path.c_str(), n.p2p_address.c_str(), n.api_address.c_str(),

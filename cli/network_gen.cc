@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -52,8 +52,8 @@ Status CheckSpec(const NetworkSpec& spec) {
     return InvalidArgument("observers: at most " + std::to_string(kNetworkObserversMax));
   }
   if (spec.commissions == 0 || spec.commissions > kNetworkCommissionsMax) {
-    return InvalidArgument("commissions: must be in [1, " +
-                           std::to_string(kNetworkCommissionsMax) + "]");
+    return InvalidArgument("commissions: must be in [1, " + std::to_string(kNetworkCommissionsMax) +
+                           "]");
   }
   if (spec.host.empty()) return InvalidArgument("host: must not be empty");
   const uint32_t nodes = spec.validators + spec.observers;
@@ -127,12 +127,11 @@ Status GenerateNetwork(const NetworkSpec& spec, const std::string& out_dir,
   // Everything is generated and validated in memory before the first file is written.
   ledger::Genesis genesis;
   genesis.chain_id = spec.chain_id;
-  genesis.genesis_time_ms =
-      spec.genesis_time_ms != 0
-          ? spec.genesis_time_ms
-          : std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count();
+  genesis.genesis_time_ms = spec.genesis_time_ms != 0
+                                ? spec.genesis_time_ms
+                                : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count();
   genesis.consensus = spec.consensus;
 
   std::vector<PendingNode> nodes;
@@ -147,10 +146,10 @@ Status GenerateNetwork(const NetworkSpec& spec, const std::string& out_dir,
     p.info.id = validator ? index : kObserverIdBase + index;
     p.info.dir = (out / p.info.name).string();
     p.info.config_path = (out / p.info.name / "node.toml").string();
-    p.info.p2p_address = node::HostPort{spec.host, static_cast<uint16_t>(spec.base_p2p_port + n)}
-                             .ToString();
-    p.info.api_address = node::HostPort{spec.host, static_cast<uint16_t>(spec.base_api_port + n)}
-                             .ToString();
+    p.info.p2p_address =
+        node::HostPort{spec.host, static_cast<uint16_t>(spec.base_p2p_port + n)}.ToString();
+    p.info.api_address =
+        node::HostPort{spec.host, static_cast<uint16_t>(spec.base_api_port + n)}.ToString();
     p.identity = crypto::GenerateIdentity();
     p.info.identity_id = crypto::IdentityIdHex(p.identity.signing.public_key);
     Result<crypto::TlsIdentity> tls = crypto::GenerateTlsIdentity(p.info.name);
@@ -171,8 +170,7 @@ Status GenerateNetwork(const NetworkSpec& spec, const std::string& out_dir,
   for (uint32_t k = 0; k < spec.commissions; ++k) {
     crypto::Identity id = crypto::GenerateIdentity();
     ledger::GenesisCommission c;
-    c.name = spec.commissions == 1 ? "Health Commission"
-                                   : "Health Commission " + std::to_string(k);
+    c.name = spec.commissions == 1 ? "Health Commission" : "Health Commission " + std::to_string(k);
     c.key = id.signing.public_key;
     c.encryption_key = id.encryption.public_key;
     genesis.commissions.push_back(std::move(c));

@@ -52,7 +52,7 @@ struct NetworkSpec {
 };
 
 struct GeneratedNode {
-  std::string name;         // "validator-0", "observer-0"
+  std::string name;  // "validator-0", "observer-0"
   bool validator = true;
   uint32_t id = 0;          // replica index, or observer id
   std::string dir;          // out_dir/name

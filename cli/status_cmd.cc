@@ -106,7 +106,8 @@ int RunStatus(const StatusOptions& opts) {
 
 void RegisterStatus(CLI::App& app, int* exit_code) {
   auto opts = std::make_shared<StatusOptions>();
-  CLI::App* cmd = app.add_subcommand("status", "Show a node's height, view, primary, peers, mempool");
+  CLI::App* cmd =
+      app.add_subcommand("status", "Show a node's height, view, primary, peers, mempool");
   cmd->add_option("--node", opts->node, "The node's API URL")->capture_default_str();
   cmd->add_flag("--json", opts->json, "Print the node's JSON answer");
   cmd->add_option("--field", opts->field,

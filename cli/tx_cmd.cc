@@ -77,7 +77,8 @@ int64_t NowMs() {
 }
 
 std::string Upper(std::string s) {
-  for (char& c : s) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char& c : s)
+    c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
 }
 
@@ -106,7 +107,8 @@ Result<PartyKeys> ResolveParty(const std::string& flag, const std::string& arg) 
   if (fs::is_regular_file(arg, ec)) {
     bool ok = false;
     std::string text = ReadSmallFile(arg, crypto::kKeyFileMaxBytes, &ok);
-    if (!ok) return InvalidArgument(flag + " " + arg + ": not a key file (unreadable or too large)");
+    if (!ok)
+      return InvalidArgument(flag + " " + arg + ": not a key file (unreadable or too large)");
     PartyKeys out;
     if (Result<crypto::PublicIdentity> pub = crypto::DecodePublicIdentityJson(text); pub.ok()) {
       out.signing = pub->signing_key;
@@ -155,27 +157,35 @@ std::string AsBytesField(const std::array<uint8_t, N>& k) {
 // ("2026-01-31", "2026-01-31T12:00:00Z", "2026-01-31T12:00:00.5+02:00").
 Result<int64_t> ParseTime(const std::string& flag, const std::string& s, int64_t now_ms) {
   auto bad = [&] {
-    return InvalidArgument(flag + " " + s +
-                           ": expected now, +/-N{s,m,h,d}, Unix ms or RFC 3339 (2026-01-31T12:00:00Z)");
+    return InvalidArgument(
+        flag + " " + s +
+        ": expected now, +/-N{s,m,h,d}, Unix ms or RFC 3339 (2026-01-31T12:00:00Z)");
   };
   if (s == "now") return now_ms;
-  if (s.size() >= 3 && (s[0] == '+' || s[0] == '-') && std::string("smhd").find(s.back()) != std::string::npos &&
+  if (s.size() >= 3 && (s[0] == '+' || s[0] == '-') &&
+      std::string("smhd").find(s.back()) != std::string::npos &&
       std::all_of(s.begin() + 1, s.end() - 1, ::isdigit)) {
     const int64_t n = std::stoll(s.substr(1, s.size() - 2));
-    const int64_t unit = s.back() == 's' ? 1000 : s.back() == 'm' ? 60'000 : s.back() == 'h' ? 3'600'000 : 86'400'000;
+    const int64_t unit = s.back() == 's'   ? 1000
+                         : s.back() == 'm' ? 60'000
+                         : s.back() == 'h' ? 3'600'000
+                                           : 86'400'000;
     if (n > 100LL * 365 * 86'400'000 / unit) return bad();
     return now_ms + (s[0] == '+' ? 1 : -1) * n * unit;
   }
-  if (!s.empty() && s.size() <= 15 && std::all_of(s.begin(), s.end(), ::isdigit)) return std::stoll(s);
+  if (!s.empty() && s.size() <= 15 && std::all_of(s.begin(), s.end(), ::isdigit))
+    return std::stoll(s);
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
   int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &consumed) != 3 || consumed != 10) return bad();
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &consumed) != 3 || consumed != 10)
+    return bad();
   size_t pos = 10;
   int64_t frac_ms = 0;
   int64_t offset_s = 0;
   if (pos < s.size()) {
     if ((s[pos] != 'T' && s[pos] != 't' && s[pos] != ' ') ||
-        std::sscanf(s.c_str() + pos + 1, "%2d:%2d:%2d%n", &h, &mi, &sec, &consumed) != 3 || consumed != 8) {
+        std::sscanf(s.c_str() + pos + 1, "%2d:%2d:%2d%n", &h, &mi, &sec, &consumed) != 3 ||
+        consumed != 8) {
       return bad();
     }
     pos += 9;
@@ -195,7 +205,8 @@ Result<int64_t> ParseTime(const std::string& flag, const std::string& s, int64_t
       ++pos;
     } else if (s[pos] == '+' || s[pos] == '-') {
       int oh = 0, om = 0;
-      if (std::sscanf(s.c_str() + pos + 1, "%2d:%2d%n", &oh, &om, &consumed) != 2 || consumed != 5) return bad();
+      if (std::sscanf(s.c_str() + pos + 1, "%2d:%2d%n", &oh, &om, &consumed) != 2 || consumed != 5)
+        return bad();
       offset_s = (s[pos] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
       pos += 6;
     } else {
@@ -408,7 +419,8 @@ Status BuildAccessRecord(const TxOptions& o, int64_t, pb::TxBody* body) {
 }
 
 Status BuildBreakGlass(const TxOptions& o, int64_t, pb::TxBody* body) {
-  HC_ASSIGN_OR_RETURN(pb::Purpose purpose, ParsePurpose("--purpose", o.purpose.empty() ? "ETREAT" : o.purpose));
+  HC_ASSIGN_OR_RETURN(pb::Purpose purpose,
+                      ParsePurpose("--purpose", o.purpose.empty() ? "ETREAT" : o.purpose));
   pb::BreakGlass* p = body->mutable_break_glass();
   p->set_record_id(o.record_id);
   p->set_purpose(purpose);
@@ -501,8 +513,10 @@ std::string PrintCommitted(const json::object& o, bool is_access) {
   std::printf("status:   %s\n", shown.c_str());
   if (auto s = Text(r.if_contains("reason")); !s.empty()) std::printf("reason:   %s\n", s.c_str());
   if (auto s = Text(r.if_contains("rule")); !s.empty()) std::printf("rule:     %s\n", s.c_str());
-  if (auto s = Text(r.if_contains("related_id")); !s.empty()) std::printf("related:  %s\n", s.c_str());
-  if (Text(r.if_contains("flagged")) == "true") std::printf("flagged:  yes (queued for commission review)\n");
+  if (auto s = Text(r.if_contains("related_id")); !s.empty())
+    std::printf("related:  %s\n", s.c_str());
+  if (Text(r.if_contains("flagged")) == "true")
+    std::printf("flagged:  yes (queued for commission review)\n");
   std::printf("height:   %s (index %s)\n", Text(o.if_contains("height")).c_str(),
               Text(o.if_contains("index")).c_str());
   std::printf("tx_id:    %s\n", Text(o.if_contains("tx_id")).c_str());
@@ -528,7 +542,8 @@ int RunTx(const std::string& cmd, const Builder& build, const TxOptions& o) {
     std::fprintf(stderr, "%s: %s\n", who.c_str(), msg.c_str());
     return 2;
   };
-  if (!o.chain_id.empty() && !o.genesis.empty()) return fail("give --chain-id or --genesis, not both");
+  if (!o.chain_id.empty() && !o.genesis.empty())
+    return fail("give --chain-id or --genesis, not both");
   if (!o.expect.empty() && !o.wait) return fail("--expect needs --wait");
 
   const int64_t now_ms = NowMs();
@@ -587,20 +602,23 @@ int RunTx(const std::string& cmd, const Builder& build, const TxOptions& o) {
   Result<HttpResponse> res =
       HttpRequest(*url, "POST", o.wait ? "/v1/tx?wait=commit" : "/v1/tx", json::serialize(req),
                   "application/json", std::chrono::milliseconds(o.timeout_ms));
-  if (!res.ok()) return fail(res.status().message() + " (tx " + tx_id + " may or may not have been accepted)");
+  if (!res.ok())
+    return fail(res.status().message() + " (tx " + tx_id + " may or may not have been accepted)");
   if (res->status >= 400) {
     if (o.json) std::printf("%s\n", res->body.c_str());
     return fail("refused: " + DescribeProblem(*res) + " (tx " + tx_id + ")");
   }
   boost::system::error_code ec;
   json::value v = json::parse(res->body, ec);
-  if (ec || !v.is_object()) return fail("the node's answer is not JSON: " + res->body.substr(0, 200));
+  if (ec || !v.is_object())
+    return fail("the node's answer is not JSON: " + res->body.substr(0, 200));
   if (o.json) std::printf("%s\n", res->body.c_str());
   const json::object& obj = v.as_object();
   if (obj.if_contains("receipt") == nullptr) {
     // 202: accepted into the mempool, not committed yet.
     if (!o.json) {
-      std::printf("status:   %s (accepted; not committed yet)\n", Text(obj.if_contains("status")).c_str());
+      std::printf("status:   %s (accepted; not committed yet)\n",
+                  Text(obj.if_contains("status")).c_str());
       std::printf("tx_id:    %s\n", Text(obj.if_contains("tx_id")).c_str());
     }
     if (o.wait) return fail("the node answered without a receipt although --wait was given");
@@ -617,7 +635,8 @@ int RunTx(const std::string& cmd, const Builder& build, const TxOptions& o) {
     if (want == "GRANTED") want = "OK";
     if (status == want) return 0;
     std::fflush(stdout);  // the receipt first, then why it is not the one expected
-    std::fprintf(stderr, "%s: expected %s, got %s\n", who.c_str(), o.expect.c_str(), status.c_str());
+    std::fprintf(stderr, "%s: expected %s, got %s\n", who.c_str(), o.expect.c_str(),
+                 status.c_str());
     return 1;
   }
   return status == "OK" ? 0 : 1;
@@ -633,7 +652,8 @@ struct PayloadCommand {
 }  // namespace
 
 void RegisterTx(CLI::App& app, int* exit_code) {
-  CLI::App* tx = app.add_subcommand("tx", "Build, sign and submit a transaction; print its receipt");
+  CLI::App* tx =
+      app.add_subcommand("tx", "Build, sign and submit a transaction; print its receipt");
   tx->require_subcommand(1);
   auto o = std::make_shared<TxOptions>();
   auto req = [](CLI::Option* opt) { return opt->required(); };
@@ -641,8 +661,10 @@ void RegisterTx(CLI::App& app, int* exit_code) {
   const std::vector<PayloadCommand> commands = {
       {"register-org", "Commission: register a hospital, insurer or commission", BuildRegisterOrg,
        [req](CLI::App* c, TxOptions* t) {
-         req(c->add_option("--org-key", t->org_key, "The org's key or public identity file, or its Ed25519 key"));
-         c->add_option("--org-encryption-key", t->org_encryption_key, "X25519 key (base64/hex) when --org-key is a bare key");
+         req(c->add_option("--org-key", t->org_key,
+                           "The org's key or public identity file, or its Ed25519 key"));
+         c->add_option("--org-encryption-key", t->org_encryption_key,
+                       "X25519 key (base64/hex) when --org-key is a bare key");
          req(c->add_option("--role", t->role, "hospital | insurer | commission"));
          req(c->add_option("--name", t->name, "Display name"));
          c->add_option("--fhir-organization", t->fhir_organization, "FHIR Organization identifier");
@@ -662,7 +684,8 @@ void RegisterTx(CLI::App& app, int* exit_code) {
       {"enroll-patient", "Hospital or patient: enroll a patient (pseudonymous)", BuildEnrollPatient,
        [req](CLI::App* c, TxOptions* t) {
          req(c->add_option("--patient", t->patient, "The patient's key or public identity file"));
-         c->add_option("--patient-encryption-key", t->patient_encryption_key, "X25519 key when --patient is a bare key");
+         c->add_option("--patient-encryption-key", t->patient_encryption_key,
+                       "X25519 key when --patient is a bare key");
          c->add_option("--guardian", t->guardian, "An enrolled patient who may act for this one");
        }},
       {"grant-consent", "Patient: grant an org access for purposes and a scope", BuildGrantConsent,
@@ -670,11 +693,17 @@ void RegisterTx(CLI::App& app, int* exit_code) {
          req(c->add_option("--consent-id", t->consent_id, "Consent id (unique)"));
          req(c->add_option("--patient", t->patient, "The patient (key file or key)"));
          req(c->add_option("--grantee", t->grantee, "The org allowed (key file or key)"));
-         req(c->add_option("--purpose", t->purposes, "TREAT,HPAYMT,... (repeat or comma-separate)")->delimiter(','));
-         c->add_option("--category", t->categories, "Record categories covered (repeat or comma-separate)")->delimiter(',');
-         c->add_option("--record-id", t->record_ids, "Records covered (repeat or comma-separate)")->delimiter(',');
-         c->add_option("--from", t->from, "Start: now, -1m, Unix ms or RFC 3339")->capture_default_str();
-         c->add_option("--until", t->until, "End: +365d, Unix ms or RFC 3339")->capture_default_str();
+         req(c->add_option("--purpose", t->purposes, "TREAT,HPAYMT,... (repeat or comma-separate)")
+                 ->delimiter(','));
+         c->add_option("--category", t->categories,
+                       "Record categories covered (repeat or comma-separate)")
+             ->delimiter(',');
+         c->add_option("--record-id", t->record_ids, "Records covered (repeat or comma-separate)")
+             ->delimiter(',');
+         c->add_option("--from", t->from, "Start: now, -1m, Unix ms or RFC 3339")
+             ->capture_default_str();
+         c->add_option("--until", t->until, "End: +365d, Unix ms or RFC 3339")
+             ->capture_default_str();
          req(c->add_option("--policy", t->policy, "The registered policy id consented under"));
        }},
       {"revoke-consent", "Patient: revoke a consent", BuildRevokeConsent,
@@ -686,12 +715,15 @@ void RegisterTx(CLI::App& app, int* exit_code) {
        [req](CLI::App* c, TxOptions* t) {
          req(c->add_option("--record-id", t->record_id, "Record id (unique)"));
          req(c->add_option("--patient", t->patient, "The patient (key file or key)"));
-         req(c->add_option("--category", t->category, "clinical-note, laboratory, discharge-summary, ..."));
-         c->add_option("--ciphertext-sha256", t->ciphertext_sha256, "SHA-256 of the ciphertext (hex)");
+         req(c->add_option("--category", t->category,
+                           "clinical-note, laboratory, discharge-summary, ..."));
+         c->add_option("--ciphertext-sha256", t->ciphertext_sha256,
+                       "SHA-256 of the ciphertext (hex)");
          c->add_option("--file", t->file, "Or the ciphertext file (hashed here; gives --size)");
          c->add_option("--size", t->size, "Ciphertext size in bytes");
          c->add_option("--description", t->description, "Non-clinical label");
-         c->add_option("--content-type", t->content_type, "MIME type of the plaintext")->capture_default_str();
+         c->add_option("--content-type", t->content_type, "MIME type of the plaintext")
+             ->capture_default_str();
        }},
       {"access-record", "Hospital or insurer: access a record (GRANTED or DENIED, both recorded)",
        BuildAccessRecord,

@@ -53,8 +53,7 @@ int RunVerifyProvenance(const VerifyProvenanceOptions& opts) {
     case ledger::ProvenanceVerdict::Outcome::kUnreadable:
       break;
   }
-  std::fprintf(stderr, "hcctl verify provenance: %s: %s\n", opts.bundle.c_str(),
-               v.reason.c_str());
+  std::fprintf(stderr, "hcctl verify provenance: %s: %s\n", opts.bundle.c_str(), v.reason.c_str());
   return 2;
 }
 

@@ -10,11 +10,12 @@
 
 namespace hc::internal {
 
-[[noreturn]] void AssertFail(const char* file, int line, const char* expr, const std::string& detail);
+[[noreturn]] void AssertFail(const char* file, int line, const char* expr,
+                             const std::string& detail);
 
 template <typename T>
 std::string AssertRepr(const T& v) {
-  if constexpr (requires(std::ostream& os) { os << v; }) {
+  if constexpr (requires(std::ostream & os) { os << v; }) {
     std::ostringstream os;
     if constexpr (std::is_same_v<T, unsigned char> || std::is_same_v<T, signed char>) {
       os << static_cast<int>(v);
@@ -45,15 +46,15 @@ std::string AssertRepr(const T& v) {
     }                                                               \
   } while (0)
 
-#define HC_ASSERT_OP_(a, b, op)                                                              \
-  do {                                                                                       \
-    const auto& hc_a_ = (a);                                                                 \
-    const auto& hc_b_ = (b);                                                                 \
-    if (!(hc_a_ op hc_b_)) [[unlikely]] {                                                    \
-      ::hc::internal::AssertFail(__FILE__, __LINE__, #a " " #op " " #b,                      \
-                                 "left: " + ::hc::internal::AssertRepr(hc_a_) +              \
-                                     ", right: " + ::hc::internal::AssertRepr(hc_b_));        \
-    }                                                                                        \
+#define HC_ASSERT_OP_(a, b, op)                                                        \
+  do {                                                                                 \
+    const auto& hc_a_ = (a);                                                           \
+    const auto& hc_b_ = (b);                                                           \
+    if (!(hc_a_ op hc_b_)) [[unlikely]] {                                              \
+      ::hc::internal::AssertFail(__FILE__, __LINE__, #a " " #op " " #b,                \
+                                 "left: " + ::hc::internal::AssertRepr(hc_a_) +        \
+                                     ", right: " + ::hc::internal::AssertRepr(hc_b_)); \
+    }                                                                                  \
   } while (0)
 
 #define HC_ASSERT_EQ(a, b) HC_ASSERT_OP_(a, b, ==)
@@ -64,4 +65,5 @@ std::string AssertRepr(const T& v) {
 #define HC_ASSERT_GE(a, b) HC_ASSERT_OP_(a, b, >=)
 
 // Marks code that a correct program never reaches.
-#define HC_UNREACHABLE() ::hc::internal::AssertFail(__FILE__, __LINE__, "unreachable", std::string())
+#define HC_UNREACHABLE() \
+  ::hc::internal::AssertFail(__FILE__, __LINE__, "unreachable", std::string())

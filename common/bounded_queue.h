@@ -20,7 +20,9 @@ namespace hc {
 template <typename T>
 class BoundedQueue {
  public:
-  explicit BoundedQueue(size_t capacity) : capacity_(capacity) { HC_ASSERT_GT(capacity, size_t{0}); }
+  explicit BoundedQueue(size_t capacity) : capacity_(capacity) {
+    HC_ASSERT_GT(capacity, size_t{0});
+  }
 
   BoundedQueue(const BoundedQueue&) = delete;
   BoundedQueue& operator=(const BoundedQueue&) = delete;

@@ -18,7 +18,8 @@ class SystemClock final : public Clock {
   int64_t NowMs() const override;
 };
 
-// A clock that moves only when told to. Not thread-safe; for single-threaded tests and the simulator.
+// A clock that moves only when told to. Not thread-safe; for single-threaded tests and the
+// simulator.
 class FakeClock final : public Clock {
  public:
   explicit FakeClock(int64_t start_ms = 0) : now_ms_(start_ms) {}

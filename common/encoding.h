@@ -11,7 +11,7 @@
 
 namespace hc {
 
-std::string HexEncode(ByteView data);  // lower case
+std::string HexEncode(ByteView data);           // lower case
 Result<Bytes> HexDecode(std::string_view hex);  // accepts upper and lower case
 
 std::string Base64Encode(ByteView data);

@@ -34,10 +34,10 @@ struct SeqNumberTag {};
 struct ReplicaIdTag {};
 struct HeightTag {};
 
-using ViewNumber = StrongId<ViewNumberTag>;   // PBFT view; primary = view mod n
-using SeqNumber = StrongId<SeqNumberTag>;     // PBFT sequence number; equals the block height
+using ViewNumber = StrongId<ViewNumberTag>;  // PBFT view; primary = view mod n
+using SeqNumber = StrongId<SeqNumberTag>;    // PBFT sequence number; equals the block height
 using ReplicaId = StrongId<ReplicaIdTag, uint32_t>;  // index into the genesis validator list
-using Height = StrongId<HeightTag>;           // block height; genesis is 0, the first block is 1
+using Height = StrongId<HeightTag>;  // block height; genesis is 0, the first block is 1
 
 }  // namespace hc
 

@@ -1,8 +1,8 @@
 // Status and Result<T>: how expected failures travel in Health Chain (no exceptions in our code).
 //
 // A Status is either OK or carries a code and a human-readable message. Add a code only when some
-// caller reacts to it differently (STYLE.md, "Errors"). Broken invariants are not Statuses: they are
-// bugs and abort through HC_ASSERT (common/assert.h).
+// caller reacts to it differently (STYLE.md, "Errors"). Broken invariants are not Statuses: they
+// are bugs and abort through HC_ASSERT (common/assert.h).
 #pragma once
 
 #include <string>
@@ -17,17 +17,17 @@ namespace hc {
 
 enum class StatusCode : int {
   kOk = 0,
-  kInvalidArgument,    // malformed input: bytes, JSON, flags, proofs
-  kNotFound,           // the thing asked for does not exist
-  kAlreadyExists,      // a duplicate: tx id seen, key enrolled, file exists
-  kPermissionDenied,   // authenticated but not allowed (file modes, authorisation)
-  kUnauthenticated,    // a signature or identity did not check out
-  kCorruption,         // stored data failed a check; the store must not be used
-  kIoError,            // the OS or the disk said no
-  kResourceExhausted,  // a bound was hit (queue full, size cap)
-  kUnavailable,        // try again later (shutting down, peer down)
-  kFailedPrecondition, // the request is well-formed but the state does not allow it
-  kInternal,           // a third-party library failed in a way we did not expect
+  kInvalidArgument,     // malformed input: bytes, JSON, flags, proofs
+  kNotFound,            // the thing asked for does not exist
+  kAlreadyExists,       // a duplicate: tx id seen, key enrolled, file exists
+  kPermissionDenied,    // authenticated but not allowed (file modes, authorisation)
+  kUnauthenticated,     // a signature or identity did not check out
+  kCorruption,          // stored data failed a check; the store must not be used
+  kIoError,             // the OS or the disk said no
+  kResourceExhausted,   // a bound was hit (queue full, size cap)
+  kUnavailable,         // try again later (shutting down, peer down)
+  kFailedPrecondition,  // the request is well-formed but the state does not allow it
+  kInternal,            // a third-party library failed in a way we did not expect
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -58,16 +58,26 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
-inline Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
-inline Status Unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
+inline Status PermissionDenied(std::string m) {
+  return {StatusCode::kPermissionDenied, std::move(m)};
+}
+inline Status Unauthenticated(std::string m) {
+  return {StatusCode::kUnauthenticated, std::move(m)};
+}
 inline Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
 inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
-inline Status ResourceExhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
+inline Status ResourceExhausted(std::string m) {
+  return {StatusCode::kResourceExhausted, std::move(m)};
+}
 inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
-inline Status FailedPrecondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
+inline Status FailedPrecondition(std::string m) {
+  return {StatusCode::kFailedPrecondition, std::move(m)};
+}
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
 // Result<T> holds either a T or a non-OK Status. Reading value() of an error is a bug (aborts).
@@ -76,7 +86,7 @@ class [[nodiscard]] Result {
   static_assert(!std::is_same_v<std::remove_cvref_t<T>, Status>, "Result<Status> makes no sense");
 
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     HC_ASSERT(!std::get<Status>(v_).ok());
   }
@@ -114,9 +124,9 @@ class [[nodiscard]] Result {
 #define HC_STATUS_CONCAT(a, b) HC_STATUS_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when `expr` (a Status) is not OK.
-#define HC_RETURN_IF_ERROR(expr)          \
-  do {                                    \
-    ::hc::Status hc_status_tmp_ = (expr); \
+#define HC_RETURN_IF_ERROR(expr)                     \
+  do {                                               \
+    ::hc::Status hc_status_tmp_ = (expr);            \
     if (!hc_status_tmp_.ok()) return hc_status_tmp_; \
   } while (0)
 

@@ -295,7 +295,8 @@ Status SaveIdentity(const Identity& identity, const std::string& path, bool over
 Result<Identity> LoadIdentity(const std::string& path) {
   std::string text;
   ScopedWipe wipe(&text);
-  HC_RETURN_IF_ERROR(ReadSmallFile(path, "key file", kKeyFileMaxBytes, /*private_file=*/true, &text));
+  HC_RETURN_IF_ERROR(
+      ReadSmallFile(path, "key file", kKeyFileMaxBytes, /*private_file=*/true, &text));
   Result<Identity> identity = DecodeIdentityJson(text);
   if (!identity.ok()) return identity.status().WithContext("key file " + path);
   return identity;
@@ -307,7 +308,8 @@ Status SavePublicIdentity(const PublicIdentity& identity, const std::string& pat
 
 Result<PublicIdentity> LoadPublicIdentity(const std::string& path) {
   std::string text;
-  HC_RETURN_IF_ERROR(ReadSmallFile(path, "key file", kKeyFileMaxBytes, /*private_file=*/false, &text));
+  HC_RETURN_IF_ERROR(
+      ReadSmallFile(path, "key file", kKeyFileMaxBytes, /*private_file=*/false, &text));
   Result<PublicIdentity> identity = DecodePublicIdentityJson(text);
   if (!identity.ok()) return identity.status().WithContext("public key file " + path);
   return identity;

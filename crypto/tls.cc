@@ -297,7 +297,8 @@ Status SaveTlsIdentity(const TlsIdentity& identity, const std::string& key_path,
 Result<TlsIdentity> LoadTlsIdentity(const std::string& key_path, const std::string& cert_path) {
   std::string key_pem;
   ScopedWipe wipe(&key_pem);
-  HC_RETURN_IF_ERROR(ReadSmallFile(key_path, "TLS key file", kTlsPemFileMaxBytes, /*private_file=*/true, &key_pem));
+  HC_RETURN_IF_ERROR(ReadSmallFile(key_path, "TLS key file", kTlsPemFileMaxBytes,
+                                   /*private_file=*/true, &key_pem));
   PkeyPtr key;
   {
     BioPtr bio = MemoryBio(key_pem);
@@ -314,7 +315,8 @@ Result<TlsIdentity> LoadTlsIdentity(const std::string& key_path, const std::stri
   }
 
   std::string cert_pem;
-  HC_RETURN_IF_ERROR(ReadSmallFile(cert_path, "TLS certificate file", kTlsPemFileMaxBytes, false, &cert_pem));
+  HC_RETURN_IF_ERROR(
+      ReadSmallFile(cert_path, "TLS certificate file", kTlsPemFileMaxBytes, false, &cert_pem));
   auto cert = ParseCertPem(cert_pem);
   if (!cert.ok()) {
     return cert.status().WithContext("TLS certificate file " + cert_path);

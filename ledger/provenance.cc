@@ -33,20 +33,34 @@ std::string ShortId(std::string_view key) { return IdentityId(AsBytes(key)).subs
 
 std::string PayloadName(const pb::TxBody& body) {
   switch (body.payload_case()) {
-    case pb::TxBody::kRegisterOrg: return "register_org";
-    case pb::TxBody::kSuspendOrg: return "suspend_org";
-    case pb::TxBody::kEnrollPatient: return "enroll_patient";
-    case pb::TxBody::kRegisterPolicy: return "register_policy";
-    case pb::TxBody::kGrantConsent: return "grant_consent";
-    case pb::TxBody::kRevokeConsent: return "revoke_consent";
-    case pb::TxBody::kAnchorRecord: return "anchor_record";
-    case pb::TxBody::kAccessRecord: return "access_record";
-    case pb::TxBody::kBreakGlass: return "break_glass";
-    case pb::TxBody::kSubmitClaim: return "submit_claim";
-    case pb::TxBody::kAdjudicateClaim: return "adjudicate_claim";
-    case pb::TxBody::kEraseRecord: return "erase_record";
-    case pb::TxBody::kUpdateValidators: return "update_validators";
-    case pb::TxBody::PAYLOAD_NOT_SET: break;
+    case pb::TxBody::kRegisterOrg:
+      return "register_org";
+    case pb::TxBody::kSuspendOrg:
+      return "suspend_org";
+    case pb::TxBody::kEnrollPatient:
+      return "enroll_patient";
+    case pb::TxBody::kRegisterPolicy:
+      return "register_policy";
+    case pb::TxBody::kGrantConsent:
+      return "grant_consent";
+    case pb::TxBody::kRevokeConsent:
+      return "revoke_consent";
+    case pb::TxBody::kAnchorRecord:
+      return "anchor_record";
+    case pb::TxBody::kAccessRecord:
+      return "access_record";
+    case pb::TxBody::kBreakGlass:
+      return "break_glass";
+    case pb::TxBody::kSubmitClaim:
+      return "submit_claim";
+    case pb::TxBody::kAdjudicateClaim:
+      return "adjudicate_claim";
+    case pb::TxBody::kEraseRecord:
+      return "erase_record";
+    case pb::TxBody::kUpdateValidators:
+      return "update_validators";
+    case pb::TxBody::PAYLOAD_NOT_SET:
+      break;
   }
   return "none";
 }
@@ -145,8 +159,8 @@ Result<json::object> Skeleton(const Ledger& ledger, std::string_view subject_kin
   if (since) {
     if (since->size > root.log_size) {
       return InvalidArgument("since_size " + std::to_string(since->size) +
-                             " is larger than the certified log (" +
-                             std::to_string(root.log_size) + ")");
+                             " is larger than the certified log (" + std::to_string(root.log_size) +
+                             ")");
     }
     const StoredLogNodes nodes = ledger.log_nodes();
     Hash32 root1{};
@@ -260,14 +274,21 @@ struct VerifiedEntry {
 // P8: the label a bundle gives an entry must be what its payload is.
 bool KindMatches(std::string_view kind, const pb::TxBody& body) {
   switch (body.payload_case()) {
-    case pb::TxBody::kAnchorRecord: return kind == "record_anchor";
-    case pb::TxBody::kGrantConsent: return kind == "consent_grant";
-    case pb::TxBody::kRevokeConsent: return kind == "consent_revoke";
+    case pb::TxBody::kAnchorRecord:
+      return kind == "record_anchor";
+    case pb::TxBody::kGrantConsent:
+      return kind == "consent_grant";
+    case pb::TxBody::kRevokeConsent:
+      return kind == "consent_revoke";
     case pb::TxBody::kAccessRecord:
-    case pb::TxBody::kBreakGlass: return kind == "access";
-    case pb::TxBody::kSubmitClaim: return kind == "claim";
-    case pb::TxBody::kAdjudicateClaim: return kind == "adjudication";
-    default: return kind == "tx";
+    case pb::TxBody::kBreakGlass:
+      return kind == "access";
+    case pb::TxBody::kSubmitClaim:
+      return kind == "claim";
+    case pb::TxBody::kAdjudicateClaim:
+      return kind == "adjudication";
+    default:
+      return kind == "tx";
   }
 }
 
@@ -275,8 +296,8 @@ std::string StoryText(const VerifiedEntry& e) {
   const pb::TxBody& b = e.body;
   const std::string when = "at height " + std::to_string(e.log.height()) + " (signed " +
                            Iso(b.created_ms()) + " by the signer's clock)";
-  const std::string outcome = pb::TxStatus_Name(e.log.receipt().status()) + " under " +
-                              e.log.receipt().rule();
+  const std::string outcome =
+      pb::TxStatus_Name(e.log.receipt().status()) + " under " + e.log.receipt().rule();
   switch (b.payload_case()) {
     case pb::TxBody::kAnchorRecord: {
       const auto& p = b.anchor_record();
@@ -287,14 +308,14 @@ std::string StoryText(const VerifiedEntry& e) {
     }
     case pb::TxBody::kGrantConsent: {
       const auto& p = b.grant_consent();
-      return "consent '" + p.consent_id() + "' given by " + ShortId(b.signer()) +
-             " for patient " + ShortId(p.patient_key()) + " to " + ShortId(p.grantee_key()) +
-             " for " + Purposes(p) + ", valid " + Iso(p.valid_from_ms()) + " to " +
-             Iso(p.valid_until_ms()) + ", policy '" + p.policy_id() + "', " + when;
+      return "consent '" + p.consent_id() + "' given by " + ShortId(b.signer()) + " for patient " +
+             ShortId(p.patient_key()) + " to " + ShortId(p.grantee_key()) + " for " + Purposes(p) +
+             ", valid " + Iso(p.valid_from_ms()) + " to " + Iso(p.valid_until_ms()) + ", policy '" +
+             p.policy_id() + "', " + when;
     }
     case pb::TxBody::kRevokeConsent:
-      return "consent '" + b.revoke_consent().consent_id() + "' revoked by " +
-             ShortId(b.signer()) + " " + when;
+      return "consent '" + b.revoke_consent().consent_id() + "' revoked by " + ShortId(b.signer()) +
+             " " + when;
     case pb::TxBody::kAccessRecord:
       return "record '" + b.access_record().record_id() + "' accessed by " + ShortId(b.signer()) +
              " for " + pb::Purpose_Name(b.access_record().purpose()) + ": " + outcome + " " + when;
@@ -311,10 +332,9 @@ std::string StoryText(const VerifiedEntry& e) {
       std::string evidence;
       for (const auto& r : p.evidence_record_ids()) evidence += (evidence.empty() ? "" : ", ") + r;
       return "claim '" + p.claim_id() + "' submitted by " + ShortId(b.signer()) + " to insurer " +
-             ShortId(p.insurer_key()) + " for patient " + ShortId(p.patient_key()) +
-             ": service " + p.service_date() + ", invoice '" + p.invoice_number() + "', " +
-             std::to_string(total) + " cents " + p.currency() + ", evidence [" + evidence + "] " +
-             when;
+             ShortId(p.insurer_key()) + " for patient " + ShortId(p.patient_key()) + ": service " +
+             p.service_date() + ", invoice '" + p.invoice_number() + "', " + std::to_string(total) +
+             " cents " + p.currency() + ", evidence [" + evidence + "] " + when;
     }
     case pb::TxBody::kAdjudicateClaim: {
       const auto& p = b.adjudicate_claim();
@@ -422,8 +442,8 @@ Status CheckClaimStory(const std::string& claim_id, const std::vector<VerifiedEn
     }
   }
   if (grant == nullptr) return InvalidArgument("the bundle holds no payment consent grant");
-  if (revoke != nullptr && revoke->body.revoke_consent().consent_id() !=
-                               grant->body.grant_consent().consent_id()) {
+  if (revoke != nullptr &&
+      revoke->body.revoke_consent().consent_id() != grant->body.grant_consent().consent_id()) {
     return InvalidArgument("the revocation is of another consent");
   }
   return Status::Ok();
@@ -569,7 +589,8 @@ Status Verify(const json::object& doc, const Genesis& genesis, const crypto::Ver
   // P9: the consistency proof from the client's earlier root.
   if (const json::value* kv = doc.if_contains("consistency"); kv != nullptr && !kv->is_null()) {
     if (!kv->is_object()) return InvalidArgument("consistency: expected an object");
-    Result<crypto::ConsistencyProofDoc> k = crypto::DecodeConsistencyProofJson(json::serialize(*kv));
+    Result<crypto::ConsistencyProofDoc> k =
+        crypto::DecodeConsistencyProofJson(json::serialize(*kv));
     if (!k.ok()) return InvalidArgument("consistency: " + k.status().message());
     if (k->size2 != header.log_size() || k->root2 != Bytes(log_root.begin(), log_root.end())) {
       return InvalidArgument("consistency: the proof does not end at the certified root");
@@ -603,8 +624,8 @@ Result<std::string> BuildClaimProvenanceBundle(const Ledger& ledger, std::string
   HC_ASSIGN_OR_RETURN(json::object doc, Skeleton(ledger, "claim", claim_id, p.root, since));
   json::array entries;
   for (const ProvenanceItem& item : p.items) {
-    HC_ASSIGN_OR_RETURN(json::object e, EntryJson(ProvenanceKindName(item.kind), item.subject,
-                                                  item.entry, p.root));
+    HC_ASSIGN_OR_RETURN(json::object e,
+                        EntryJson(ProvenanceKindName(item.kind), item.subject, item.entry, p.root));
     entries.emplace_back(std::move(e));
   }
   doc["entries"] = std::move(entries);

@@ -56,7 +56,7 @@ struct ProvenanceStoryLine {
 struct ProvenanceVerdict {
   enum class Outcome { kVerified, kInvalid, kUnreadable };
   Outcome outcome = Outcome::kUnreadable;
-  std::string reason;  // kInvalid / kUnreadable: what is wrong
+  std::string reason;        // kInvalid / kUnreadable: what is wrong
   std::string subject_kind;  // "claim" or "tx"
   std::string subject;
   uint64_t certified_height = 0;

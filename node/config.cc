@@ -1,10 +1,10 @@
 #include "node/config.h"
 
+#include <toml++/toml.h>
+
 #include <charconv>
 #include <filesystem>
 #include <sstream>
-
-#include <toml++/toml.h>
 
 #include "common/encoding.h"
 
@@ -27,9 +27,7 @@ class Reader {
     status_ = InvalidArgument(file_ + ": " + std::string(key) + ": " + std::string(why));
   }
 
-  const toml::node* Node(std::string_view dotted) const {
-    return root_.at_path(dotted).node();
-  }
+  const toml::node* Node(std::string_view dotted) const { return root_.at_path(dotted).node(); }
 
   std::string String(std::string_view key, bool required, std::string fallback = {}) {
     const toml::node* n = Node(key);
@@ -209,8 +207,8 @@ Result<NodeConfig> LoadNodeConfig(const std::string& path) {
       r.Integer<uint64_t>("limits.mempool_txs_max", 1, 10'000'000).value_or(d.mempool_txs_max);
   c.limits.mempool_bytes_max = r.Integer<uint64_t>("limits.mempool_bytes_max", 1 << 20, 16ull << 30)
                                    .value_or(d.mempool_bytes_max);
-  c.limits.api_connections_max = r.Integer<uint32_t>("limits.api_connections_max", 1, 100'000)
-                                     .value_or(d.api_connections_max);
+  c.limits.api_connections_max =
+      r.Integer<uint32_t>("limits.api_connections_max", 1, 100'000).value_or(d.api_connections_max);
   c.limits.api_body_bytes_max = r.Integer<uint32_t>("limits.api_body_bytes_max", 1024, 1u << 30)
                                     .value_or(d.api_body_bytes_max);
   c.limits.peer_frame_bytes_max =
@@ -246,15 +244,17 @@ std::string EncodeNodeConfig(const NodeConfig& c) {
     p2p.insert("observers", std::move(obs));
   }
   toml::table api{{"listen", c.api_listen.ToString()}};
-  toml::table limits{
-      {"mempool_txs_max", static_cast<int64_t>(c.limits.mempool_txs_max)},
-      {"mempool_bytes_max", static_cast<int64_t>(c.limits.mempool_bytes_max)},
-      {"api_connections_max", static_cast<int64_t>(c.limits.api_connections_max)},
-      {"api_body_bytes_max", static_cast<int64_t>(c.limits.api_body_bytes_max)},
-      {"peer_frame_bytes_max", static_cast<int64_t>(c.limits.peer_frame_bytes_max)},
-      {"verify_threads", static_cast<int64_t>(c.limits.verify_threads)}};
-  toml::table root{{"node", std::move(node)}, {"keys", std::move(keys)}, {"p2p", std::move(p2p)},
-                   {"api", std::move(api)},   {"limits", std::move(limits)}};
+  toml::table limits{{"mempool_txs_max", static_cast<int64_t>(c.limits.mempool_txs_max)},
+                     {"mempool_bytes_max", static_cast<int64_t>(c.limits.mempool_bytes_max)},
+                     {"api_connections_max", static_cast<int64_t>(c.limits.api_connections_max)},
+                     {"api_body_bytes_max", static_cast<int64_t>(c.limits.api_body_bytes_max)},
+                     {"peer_frame_bytes_max", static_cast<int64_t>(c.limits.peer_frame_bytes_max)},
+                     {"verify_threads", static_cast<int64_t>(c.limits.verify_threads)}};
+  toml::table root{{"node", std::move(node)},
+                   {"keys", std::move(keys)},
+                   {"p2p", std::move(p2p)},
+                   {"api", std::move(api)},
+                   {"limits", std::move(limits)}};
   std::ostringstream os;
   os << "# Health Chain node configuration (docs/operations.md).\n" << root << "\n";
   return os.str();

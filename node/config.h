@@ -28,8 +28,8 @@ enum class NodeMode { kValidator, kObserver };
 
 // An observer allowed to dial in to this validator (observers are not in genesis).
 struct ObserverPeer {
-  uint32_t id = 0;        // ≥ 1000, distinct from validator indices
-  Bytes tls_pin;          // SHA-256 of the observer's TLS SubjectPublicKeyInfo
+  uint32_t id = 0;  // ≥ 1000, distinct from validator indices
+  Bytes tls_pin;    // SHA-256 of the observer's TLS SubjectPublicKeyInfo
   std::string name;
 };
 
@@ -46,7 +46,7 @@ struct NodeConfig {
   std::string config_path;  // the file this came from (for messages)
   std::string name;         // e.g. "validator-0"; appears in every log line
   NodeMode mode = NodeMode::kValidator;
-  std::optional<uint32_t> replica;  // validators: index in the genesis validator list
+  std::optional<uint32_t> replica;      // validators: index in the genesis validator list
   std::optional<uint32_t> observer_id;  // observers: the id validators know them by
   std::string data_dir;
   std::string genesis_path;

@@ -199,8 +199,8 @@ Status NodeImpl::Init() {
   ledger_ = std::move(ledger).value();
   ledger_height_ = ledger_->height();
   ledger_view_ = std::make_shared<LedgerViewImpl>(ledger_, ledger_mu_, *store_, genesis_);
-  request_auth_ = std::make_shared<api::RequestAuthenticator>(
-      *verifier_, [] { return SystemClock().NowMs(); });
+  request_auth_ =
+      std::make_shared<api::RequestAuthenticator>(*verifier_, [] { return SystemClock().NowMs(); });
 
   metrics_ = std::make_shared<api::MetricsRegistry>();
   m_ = std::make_unique<NodeMetrics>(*metrics_);

@@ -96,8 +96,8 @@ class BatchState final : public api::internal::ExchangeSink,
     TxId id{};
     BatchTxStatus status = BatchTxStatus::kInvalid;
     std::string detail;
-    bool waiting = false;     // a commit waiter is registered
-    bool committed = false;   // its waiter answered 200
+    bool waiting = false;    // a commit waiter is registered
+    bool committed = false;  // its waiter answered 200
     int64_t commit_ms = -1;
   };
 
@@ -131,9 +131,9 @@ class BatchState final : public api::internal::ExchangeSink,
         TxResult& r = results_[exchange_id];
         if (response.result() == http::status::ok) {
           r.committed = true;
-          r.commit_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            SteadyClock::now() - start_)
-                            .count();
+          r.commit_ms =
+              std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start_)
+                  .count();
         }
       }
     }
@@ -168,9 +168,8 @@ class BatchState final : public api::internal::ExchangeSink,
     body["results"] = std::move(arr);
     body["accepted"] = pending;
     if (wait_) body["committed"] = committed;
-    body["elapsed_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             SteadyClock::now() - start_)
-                             .count();
+    body["elapsed_ms"] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start_).count();
     responder_.SendJson(http::status::ok, body);
   }
 

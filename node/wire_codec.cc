@@ -14,7 +14,9 @@ using consensus::Message;
 
 // ---- encoding ----
 
-std::string Str(const Hash32& h) { return std::string(reinterpret_cast<const char*>(h.data()), 32); }
+std::string Str(const Hash32& h) {
+  return std::string(reinterpret_cast<const char*>(h.data()), 32);
+}
 template <size_t N>
 std::string Str(const std::array<uint8_t, N>& a) {
   return std::string(reinterpret_cast<const char*>(a.data()), N);
@@ -109,14 +111,22 @@ void ToPb(const Message& msg, pb::PeerFrame* frame) {
   std::visit(
       [frame](const auto& m) {
         using T = std::decay_t<decltype(m)>;
-        if constexpr (std::is_same_v<T, consensus::PrePrepare>) ToPb(m, frame->mutable_pre_prepare());
-        else if constexpr (std::is_same_v<T, consensus::Prepare>) ToPb(m, frame->mutable_prepare());
-        else if constexpr (std::is_same_v<T, consensus::Commit>) ToPb(m, frame->mutable_commit());
-        else if constexpr (std::is_same_v<T, consensus::Checkpoint>) ToPb(m, frame->mutable_checkpoint());
-        else if constexpr (std::is_same_v<T, consensus::ViewChange>) ToPb(m, frame->mutable_view_change());
-        else if constexpr (std::is_same_v<T, consensus::NewView>) ToPb(m, frame->mutable_new_view());
-        else if constexpr (std::is_same_v<T, consensus::StateRequest>) ToPb(m, frame->mutable_state_request());
-        else if constexpr (std::is_same_v<T, consensus::StateResponse>) ToPb(m, frame->mutable_state_response());
+        if constexpr (std::is_same_v<T, consensus::PrePrepare>)
+          ToPb(m, frame->mutable_pre_prepare());
+        else if constexpr (std::is_same_v<T, consensus::Prepare>)
+          ToPb(m, frame->mutable_prepare());
+        else if constexpr (std::is_same_v<T, consensus::Commit>)
+          ToPb(m, frame->mutable_commit());
+        else if constexpr (std::is_same_v<T, consensus::Checkpoint>)
+          ToPb(m, frame->mutable_checkpoint());
+        else if constexpr (std::is_same_v<T, consensus::ViewChange>)
+          ToPb(m, frame->mutable_view_change());
+        else if constexpr (std::is_same_v<T, consensus::NewView>)
+          ToPb(m, frame->mutable_new_view());
+        else if constexpr (std::is_same_v<T, consensus::StateRequest>)
+          ToPb(m, frame->mutable_state_request());
+        else if constexpr (std::is_same_v<T, consensus::StateResponse>)
+          ToPb(m, frame->mutable_state_response());
       },
       msg);
 }
@@ -199,8 +209,8 @@ Status FromPb(const pb::ViewChange& in, consensus::ViewChange* out, const std::s
   out->prepared.resize(in.prepared_size());
   for (int i = 0; i < in.prepared_size(); ++i) {
     const std::string pf = f + ".prepared[" + std::to_string(i) + "]";
-    HC_RETURN_IF_ERROR(FromPb(in.prepared(i).pre_prepare(), &out->prepared[i].pre_prepare,
-                              pf + ".pre_prepare"));
+    HC_RETURN_IF_ERROR(
+        FromPb(in.prepared(i).pre_prepare(), &out->prepared[i].pre_prepare, pf + ".pre_prepare"));
     out->prepared[i].prepares.resize(in.prepared(i).prepares_size());
     for (int j = 0; j < in.prepared(i).prepares_size(); ++j) {
       HC_RETURN_IF_ERROR(VoteFromPb(in.prepared(i).prepares(j), &out->prepared[i].prepares[j],
@@ -274,7 +284,8 @@ Result<PeerMessage> DecodePeerMessage(ByteView payload) {
     case pb::PeerFrame::kHello: {
       HelloMsg h;
       h.chain_id = frame.hello().chain_id();
-      HC_RETURN_IF_ERROR(Fixed(frame.hello().genesis_hash(), &h.genesis_hash, "hello.genesis_hash"));
+      HC_RETURN_IF_ERROR(
+          Fixed(frame.hello().genesis_hash(), &h.genesis_hash, "hello.genesis_hash"));
       h.replica = frame.hello().replica();
       h.protocol_version = frame.hello().protocol_version();
       h.committed_height = frame.hello().committed_height();

@@ -41,9 +41,9 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -189,7 +189,7 @@ uint64_t DiskBytes(const fs::path& dir) {  // as du: allocated blocks
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(dir, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    struct stat st{};
+    struct stat st {};
     if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
       total += static_cast<uint64_t>(st.st_blocks) * 512;
     }
@@ -209,8 +209,7 @@ uint16_t FreePortBase(uint32_t count) {
       boost::system::error_code ec;
       a.open(boost::asio::ip::tcp::v4(), ec);
       if (!ec) {
-        a.bind({boost::asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(base + i)},
-               ec);
+        a.bind({boost::asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(base + i)}, ec);
       }
       ok = !ec;
     }
@@ -369,7 +368,8 @@ void Rekey(google::protobuf::Message* m, const RealKeys& keys) {
       if (f->is_repeated()) {
         for (int j = 0; j < r->FieldSize(*m, f); ++j) {
           if (auto* k = keys.RealOf(r->GetRepeatedString(*m, f, j), nullptr)) {
-            r->SetRepeatedString(m, f, j, std::string(reinterpret_cast<const char*>(k->data()), 32));
+            r->SetRepeatedString(m, f, j,
+                                 std::string(reinterpret_cast<const char*>(k->data()), 32));
           }
         }
       } else if (r->HasField(*m, f)) {
@@ -379,7 +379,8 @@ void Rekey(google::protobuf::Message* m, const RealKeys& keys) {
       }
     } else if (f->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
       if (f->is_repeated()) {
-        for (int j = 0; j < r->FieldSize(*m, f); ++j) Rekey(r->MutableRepeatedMessage(m, f, j), keys);
+        for (int j = 0; j < r->FieldSize(*m, f); ++j)
+          Rekey(r->MutableRepeatedMessage(m, f, j), keys);
       } else if (r->HasField(*m, f)) {
         Rekey(r->MutableMessage(m, f), keys);
       }
@@ -403,9 +404,8 @@ PreparedWorkload PrepareWorkload(const Options& o, const std::string& chain_id,
   wo.bad_percent = 0;  // every tx is admissible, so every tx offered should commit
   ledger::testing::Workload w(7, wo);
   std::vector<std::string> setup = w.SetupTxs();
-  const int64_t now_ms = std::chrono::duration_cast<Ms>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
+  const int64_t now_ms =
+      std::chrono::duration_cast<Ms>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::vector<std::string> load = w.NextTxs(o.txs, now_ms);
 
   // Re-key and re-sign, in parallel (signing is the costly part; it is never measured).
@@ -467,9 +467,9 @@ struct RunResult {
   double committed_tps = 0;
   uint64_t observed_commits = 0;  // client-side, txs whose commit landed in the window
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
-  uint64_t not_committed = 0;   // offered in the window, answered without a commit
-  uint64_t rejected = 0;        // duplicate / invalid / mempool_full answers
-  uint64_t late_batches = 0;    // open loop: batches started > 100 ms after their slot
+  uint64_t not_committed = 0;  // offered in the window, answered without a commit
+  uint64_t rejected = 0;       // duplicate / invalid / mempool_full answers
+  uint64_t late_batches = 0;   // open loop: batches started > 100 ms after their slot
   double view_changes = 0;
   double node_cpu_s = 0;
   double node_cpu_per_1k = 0;
@@ -501,7 +501,8 @@ double VerifyRate() {
       if (crypto::Ed25519Verify(kp.public_key, AsBytes(msg), ByteView(sig.data(), sig.size()))) ++n;
     }
     ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
-    cpu = static_cast<double>(b.tv_sec - a.tv_sec) + static_cast<double>(b.tv_nsec - a.tv_nsec) / 1e9;
+    cpu =
+        static_cast<double>(b.tv_sec - a.tv_sec) + static_cast<double>(b.tv_nsec - a.tv_nsec) / 1e9;
   }
   return cpu > 0 ? static_cast<double>(n) / cpu : 0;
 }
@@ -737,8 +738,9 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     scheduler = std::thread([&] {
       const double interval_s = static_cast<double>(batch) / rate;
       for (uint64_t k = 0; k < 100'000'000; ++k) {
-        const auto slot = run_start + std::chrono::duration_cast<Clock::duration>(
-                                          std::chrono::duration<double>(interval_s * static_cast<double>(k)));
+        const auto slot =
+            run_start + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double>(interval_s * static_cast<double>(k)));
         if (g_stop || slot >= load_end) break;
         std::this_thread::sleep_until(slot);
         std::lock_guard lock(qmu);
@@ -785,7 +787,8 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   res.ran_out_of_txs = out_of_txs;
   res.window_s = Seconds(w1 - w0);
   res.committed_window = static_cast<uint64_t>(com1 - com0);
-  res.committed_tps = res.window_s > 0 ? static_cast<double>(res.committed_window) / res.window_s : 0;
+  res.committed_tps =
+      res.window_s > 0 ? static_cast<double>(res.committed_window) / res.window_s : 0;
   const double ws = Seconds(w0 - run_start), we = Seconds(w1 - run_start);
   std::vector<double> lat;
   for (const Sample& s : samples) {
@@ -808,14 +811,17 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     res.gen_cpu_per_1k = res.gen_cpu_s / k;
     // One client-signature check per validator per tx.
     const double sig_s_per_tx = validators / res.verify_rate;
-    res.cpu_over_sigchecks = (res.node_cpu_s / static_cast<double>(res.committed_window)) / sig_s_per_tx;
+    res.cpu_over_sigchecks =
+        (res.node_cpu_s / static_cast<double>(res.committed_window)) / sig_s_per_tx;
   }
   res.achieved_over_ceiling = res.ceiling_tps > 0 ? res.committed_tps / res.ceiling_tps : 0;
-  // Bytes on disk per committed tx, per validator (all data dirs / validators / txs ever committed).
+  // Bytes on disk per committed tx, per validator (all data dirs / validators / txs ever
+  // committed).
   uint64_t disk = 0;
   for (const auto& d : cluster.data_dirs_) disk += DiskBytes(d);
   const double total_committed = MetricSum(Metrics(port0), "hc_node_txs_committed_total");
-  if (total_committed > 0) res.bytes_per_tx = static_cast<double>(disk) / validators / total_committed;
+  if (total_committed > 0)
+    res.bytes_per_tx = static_cast<double>(disk) / validators / total_committed;
   if (http_errors > 0 && res.error.empty()) {
     res.error = std::to_string(http_errors.load()) + " batch requests failed";
   }
@@ -870,8 +876,9 @@ std::string Markdown(const std::vector<RunResult>& runs) {
         "ceiling tx/s | achieved / ceiling | CPU / sig checks | load avg |\n";
   md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const RunResult& r : runs) {
-    const std::string load = r.mode == "open" ? "open " + Fmt(r.offered_rate, 0) + " tx/s"
-                                              : "closed " + std::to_string(r.inflight) + " in flight";
+    const std::string load = r.mode == "open"
+                                 ? "open " + Fmt(r.offered_rate, 0) + " tx/s"
+                                 : "closed " + std::to_string(r.inflight) + " in flight";
     md << "| " << r.validators << " | " << load << " | " << Fmt(r.committed_tps, 0) << " | "
        << Fmt(r.p50_ms) << " | " << Fmt(r.p90_ms) << " | " << Fmt(r.p99_ms) << " | "
        << Fmt(r.max_ms) << " | " << Fmt(r.view_changes, 0) << " | " << Fmt(r.node_cpu_per_1k, 3)
@@ -893,9 +900,11 @@ int Main(int argc, char** argv) {
   app.add_option("--mode", o.mode, "closed (fixed txs in flight) or open (fixed rate)")
       ->check(CLI::IsMember({"closed", "open"}));
   app.add_option("--rate", o.rate, "open loop: offered tx/s");
-  app.add_option("--inflight", o.inflight, "closed loop: txs in flight")->check(CLI::Range(1u, 200'000u));
+  app.add_option("--inflight", o.inflight, "closed loop: txs in flight")
+      ->check(CLI::Range(1u, 200'000u));
   app.add_option("--batch", o.batch, "txs per POST /v1/txs")->check(CLI::Range(1u, 4096u));
-  app.add_option("--warmup", o.warmup_s, "seconds of load before the window")->check(CLI::Range(0.0, 600.0));
+  app.add_option("--warmup", o.warmup_s, "seconds of load before the window")
+      ->check(CLI::Range(0.0, 600.0));
   app.add_option("--window", o.window_s, "seconds measured")->check(CLI::Range(0.5, 3600.0));
   app.add_option("--patients", o.patients, "initial patients")->check(CLI::Range(1u, 1'000'000u));
   app.add_option("--hospitals", o.hospitals)->check(CLI::Range(1u, 10'000u));

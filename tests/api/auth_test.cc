@@ -19,11 +19,11 @@ class AuthTest : public ::testing::Test {
 
   Result<Caller> Auth(const std::vector<std::pair<std::string, std::string>>& headers,
                       std::string_view target = kTarget, std::string body = "") {
-    Request r = MakeRouteRequest(MakeHttpRequest(http::verb::get, target, headers, std::move(body)));
+    Request r =
+        MakeRouteRequest(MakeHttpRequest(http::verb::get, target, headers, std::move(body)));
     return auth_.Authenticate(r, view_);
   }
-  std::vector<std::pair<std::string, std::string>> Signed(std::string_view name,
-                                                          int64_t ts = 0,
+  std::vector<std::pair<std::string, std::string>> Signed(std::string_view name, int64_t ts = 0,
                                                           std::string_view target = kTarget) {
     auto signer = crypto::MakeFakeSigner(lt::KeyOf(name));
     return SignedHeaders(*signer, http::verb::get, target, ts == 0 ? now_ : ts);

@@ -2,16 +2,16 @@
 // LedgerView whose commits the test triggers: refusals before the upgrade (401, 403, 400, 503),
 // filtering and visibility, the per-subscriber queue bound and a clean Stop.
 #include <gtest/gtest.h>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/json.hpp>
 #include <sys/socket.h>
 #include <sys/time.h>
+
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
 #include <thread>
 
 #include "api/exchange_routes.h"
@@ -196,10 +196,10 @@ TEST_F(EventsTest, SubscriberLimitAnswers503AndKeepsServingOthers) {
 
 TEST_F(EventsTest, SubscribersReceiveOnlyMatchingVisibleEventsInOrder) {
   Start();
-  auto alice = MustOpen("", "alice");                           // her own events
-  auto h2 = MustOpen("?type=access_record", "h2");              // its own accesses
-  auto gov = MustOpen("?patient=" + HexKey("alice"), "gov");    // everything about alice
-  auto bob = MustOpen("?patient=" + HexKey("bob"), "bob");      // nothing of alice's
+  auto alice = MustOpen("", "alice");                         // her own events
+  auto h2 = MustOpen("?type=access_record", "h2");            // its own accesses
+  auto gov = MustOpen("?patient=" + HexKey("alice"), "gov");  // everything about alice
+  auto bob = MustOpen("?patient=" + HexKey("bob"), "bob");    // nothing of alice's
   WaitSubscribers(4);
   lt::TxFactory::GrantSpec g;  // c1: alice → h2, TREAT, LABORATORY
   view_->Setup({f_.Grant("alice", g)}, lt::kT0 + 2000);
@@ -257,8 +257,8 @@ TEST_F(EventsTest, SubscribersReceiveOnlyMatchingVisibleEventsInOrder) {
 
 TEST_F(EventsTest, SubscriberOverItsQueueIsClosedWhileOthersKeepReceiving) {
   Start(/*websockets_max=*/8, /*queue_max=*/4);
-  auto slow = MustOpen("", "gov");                            // every tx
-  auto fast = MustOpen("?patient=" + HexKey("bob"), "bob");   // one tx per block
+  auto slow = MustOpen("", "gov");                           // every tx
+  auto fast = MustOpen("?patient=" + HexKey("bob"), "bob");  // one tx per block
   WaitSubscribers(2);
   std::vector<std::string> txs;
   for (int i = 0; i < 12; ++i) txs.push_back(f_.Anchor("h1", "ra" + std::to_string(i), "alice"));

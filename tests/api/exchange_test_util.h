@@ -152,10 +152,9 @@ class CaptureSink final : public internal::ExchangeSink {
 };
 
 // The request `target` for `method`, with extra header fields.
-inline HttpRequest MakeHttpRequest(http::verb method, std::string_view target,
-                                   const std::vector<std::pair<std::string, std::string>>& headers =
-                                       {},
-                                   std::string body = "") {
+inline HttpRequest MakeHttpRequest(
+    http::verb method, std::string_view target,
+    const std::vector<std::pair<std::string, std::string>>& headers = {}, std::string body = "") {
   HttpRequest m{method, target, 11};
   for (const auto& [k, v] : headers) m.set(k, v);
   m.body() = std::move(body);
@@ -164,9 +163,11 @@ inline HttpRequest MakeHttpRequest(http::verb method, std::string_view target,
 }
 
 // The three signature headers of `signer` for this request, at `now_ms`.
-inline std::vector<std::pair<std::string, std::string>> SignedHeaders(
-    const crypto::Signer& signer, http::verb method, std::string_view target, int64_t now_ms,
-    std::string_view body = "") {
+inline std::vector<std::pair<std::string, std::string>> SignedHeaders(const crypto::Signer& signer,
+                                                                      http::verb method,
+                                                                      std::string_view target,
+                                                                      int64_t now_ms,
+                                                                      std::string_view body = "") {
   SignedRequestHeaders h =
       SignRequest(signer, std::string(http::to_string(method)), target, now_ms, AsBytes(body));
   return {{std::string(kHeaderKey), h.key},
@@ -176,7 +177,7 @@ inline std::vector<std::pair<std::string, std::string>> SignedHeaders(
 
 // A decoded Request for `target`, as the server would build it for `pattern`.
 inline Request MakeRouteRequest(HttpRequest message, std::string_view pattern = "/",
-                           std::vector<Param> path_params = {}) {
+                                std::vector<Param> path_params = {}) {
   auto t = ParseTarget(std::string(message.target()));
   EXPECT_TRUE(t.ok());
   std::vector<Param> query = t.ok() ? t->query : std::vector<Param>{};

@@ -82,9 +82,9 @@ class FhirChain {
     CommitOk({f.Grant("alice", treat), f.Grant("alice", pay), f.Grant("bob", research)},
              kT0 + 3000);
     // Granted access, then a denied one (no consent covers h2 for r2).
-    auto r = Commit({f.Access("h2", "r1"), f.Access("h2", "r2"), f.Access("i1", "r1",
-                                                                          hpb::PURPOSE_HPAYMT)},
-                    kT0 + 4123);
+    auto r = Commit(
+        {f.Access("h2", "r1"), f.Access("h2", "r2"), f.Access("i1", "r1", hpb::PURPOSE_HPAYMT)},
+        kT0 + 4123);
     ASSERT_EQ(r.size(), 3u);
     EXPECT_EQ(r[0].status(), hpb::TX_STATUS_OK) << r[0].reason();
     EXPECT_EQ(r[1].status(), hpb::TX_STATUS_DENIED) << r[1].reason();
@@ -160,9 +160,10 @@ TEST(FhirHelpers, IdsAndNamedInformation) {
   EXPECT_EQ(FhirId("x").size(), 1u);
   EXPECT_LE(FhirId(std::string(64, '_')).size(), 64u);
   // RFC 6920 §8.1 example: sha-256 of "Hello World!" .
-  const std::string digest("\x7f\x83\xb1\x65\x7f\xf1\xfc\x53\xb9\x2d\xc1\x81\x48\xa1\xd6\x5d"
-                             "\xfc\x2d\x4b\x1f\xa3\xd6\x77\x28\x4a\xdd\xd2\x00\x12\x6d\x90\x69",
-                           32);
+  const std::string digest(
+      "\x7f\x83\xb1\x65\x7f\xf1\xfc\x53\xb9\x2d\xc1\x81\x48\xa1\xd6\x5d"
+      "\xfc\x2d\x4b\x1f\xa3\xd6\x77\x28\x4a\xdd\xd2\x00\x12\x6d\x90\x69",
+      32);
   EXPECT_EQ(NiUri(AsBytes(digest)), "ni:///sha-256;f4OxZX_x_FO5LcGBSKHWXfwtSx-j1ncoSt3SABJtkGk");
 }
 
@@ -240,9 +241,9 @@ TEST_F(FhirTest, AuditEventsFollowBalp) {
     } else if (type == "110113") {
       break_glass++;
       EXPECT_EQ(a.at("subtype").as_array()[0].at("code").as_string(), "110127");
-      EXPECT_EQ(a.at("purposeOfEvent").as_array()[0].at("coding").as_array()[0].at("code")
-                    .as_string(),
-                "ETREAT");
+      EXPECT_EQ(
+          a.at("purposeOfEvent").as_array()[0].at("coding").as_array()[0].at("code").as_string(),
+          "ETREAT");
     } else if (type == "110110") {
       erase++;
     }
@@ -295,8 +296,8 @@ TEST_F(FhirTest, EveryResourcePassesBothValidators) {
   json::object bundle = SearchBundle(resources, "/fhir/Consent?patient=Patient/x");
   json::object outcome = OperationOutcome("error", "forbidden", "the caller took no part");
 
-  const std::string path = ::testing::TempDir() + "fhir-resources-" +
-                           std::to_string(::getpid()) + ".ndjson";
+  const std::string path =
+      ::testing::TempDir() + "fhir-resources-" + std::to_string(::getpid()) + ".ndjson";
   {
     std::ofstream out(path);
     for (const auto& r : resources) out << json::serialize(r) << "\n";
@@ -313,12 +314,14 @@ TEST_F(FhirTest, EveryResourcePassesBothValidators) {
   // A control: the validators do find errors (an R5-shaped Consent, an instant without a zone).
   {
     std::ofstream out(path);
-    out << R"({"resourceType":"Consent","id":"x","status":"active","decision":"permit"})" << "\n";
+    out << R"({"resourceType":"Consent","id":"x","status":"active","decision":"permit"})"
+        << "\n";
     out << R"({"resourceType":"Provenance","id":"y","target":[{"reference":"Patient/p"}],)"
         << R"("recorded":"2026-05-01T10:00:00","agent":[{"who":{"reference":"Patient/p"}}]})"
         << "\n";
   }
-  const std::string bad = RunCommand("node " + fhir_dir + "/validate.mjs " + path + " 2>&1", &status);
+  const std::string bad =
+      RunCommand("node " + fhir_dir + "/validate.mjs " + path + " 2>&1", &status);
   EXPECT_EQ(status, 1) << bad;
   EXPECT_NE(bad.find("2 with errors"), std::string::npos) << bad;
   EXPECT_NE(bad.find("[medplum]"), std::string::npos) << bad;

@@ -93,8 +93,8 @@ TEST_F(QueryRoutesTest, PatientSeesOwnAuditTrailWithDisclosureFields) {
   auto page = BodyJson(r).as_object();
   ASSERT_EQ(page.at("events").as_array().size(), 2u);
   ASSERT_TRUE(page.at("next_after").is_number());
-  r = Get("/v1/patients/" + HexKey("alice") + "/audit?limit=2&after=" +
-              std::to_string(page.at("next_after").to_number<uint64_t>()),
+  r = Get("/v1/patients/" + HexKey("alice") +
+              "/audit?limit=2&after=" + std::to_string(page.at("next_after").to_number<uint64_t>()),
           "alice");
   ASSERT_EQ(r.result_int(), 200);
   EXPECT_EQ(BodyJson(r).at("events").as_array().size(), 1u);

@@ -50,8 +50,9 @@ class HcctlNetworkTest : public ::testing::Test {
 
 TEST_F(HcctlNetworkTest, FourValidatorsAndAnObserverLoad) {
   const fs::path out = fs::path(dir_) / "net";
-  const ProcessResult r = NetworkNew({"--validators", "4", "--observers", "1", "--out", out.string(),
-                                      "--chain-id", "hc-test-4", "--base-port", "21000"});
+  const ProcessResult r =
+      NetworkNew({"--validators", "4", "--observers", "1", "--out", out.string(), "--chain-id",
+                  "hc-test-4", "--base-port", "21000"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   auto genesis = ledger::LoadGenesisFile((out / "genesis.json").string());
@@ -118,8 +119,7 @@ TEST_F(HcctlNetworkTest, RefusesToOverwriteUnlessForced) {
 
   // A leftover data directory goes with --force, and a smaller network leaves no stale node.
   fs::create_directories(out / "validator-3" / "data");
-  const ProcessResult forced =
-      NetworkNew({"--validators", "1", "--out", out.string(), "--force"});
+  const ProcessResult forced = NetworkNew({"--validators", "1", "--out", out.string(), "--force"});
   ASSERT_EQ(forced.exit_code, 0) << forced.err;
   EXPECT_NE(ReadAll(out / "genesis.json"), genesis_before);
   EXPECT_FALSE(fs::exists(out / "validator-3"));

@@ -22,8 +22,8 @@ using ledger::testing::ProvenanceChain;
 class HcctlProvenanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("hcctl-prov-" + std::to_string(::getpid()));
+    dir_ =
+        std::filesystem::path(::testing::TempDir()) / ("hcctl-prov-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
     chain_.ClaimStory();
     auto b = ledger::BuildClaimProvenanceBundle(chain_.ledger(), "cl1", std::nullopt);
@@ -40,8 +40,8 @@ class HcctlProvenanceTest : public ::testing::Test {
   }
   test::ProcessResult Verify(const std::string& bundle_path) {
     // The chain's certificates carry the simulator's fake signatures.
-    return test::RunProcess({HCCTL_PATH, "verify", "provenance", bundle_path, "--genesis",
-                             genesis_, "--insecure-fake-signatures"});
+    return test::RunProcess({HCCTL_PATH, "verify", "provenance", bundle_path, "--genesis", genesis_,
+                             "--insecure-fake-signatures"});
   }
 
   ProvenanceChain chain_;

@@ -88,7 +88,8 @@ TEST_F(HcctlTxTest, MembershipPayloads) {
   ASSERT_TRUE(b.has_register_org());
   EXPECT_EQ(b.register_org().org_key(), Key(Load("hospital")));
   EXPECT_EQ(b.register_org().encryption_key(),
-            std::string(reinterpret_cast<const char*>(Load("hospital").encryption.public_key.data()), 32));
+            std::string(
+                reinterpret_cast<const char*>(Load("hospital").encryption.public_key.data()), 32));
   EXPECT_EQ(b.register_org().role(), pb::ORG_ROLE_HOSPITAL);
   EXPECT_EQ(b.register_org().name(), "St Mary");
   EXPECT_EQ(b.register_org().fhir_organization(), "npi-1");
@@ -122,11 +123,16 @@ TEST_F(HcctlTxTest, PatientAndConsentPayloads) {
   EXPECT_EQ(b.enroll_patient().patient_key(), Key(Load("patient")));
   EXPECT_EQ(b.enroll_patient().encryption_key().size(), 32u);
 
-  b = DryRun("grant-consent", "patient",
-             {"--consent-id", "c-1", "--patient", Path("patient.key.json"), "--grantee",
-              Path("hospital.key.json"), "--purpose", "TREAT,hpaymt", "--category",
-              "clinical-note", "--category", "laboratory", "--record-id", "r-9", "--from",
-              "2026-01-01T00:00:00Z", "--until", "1800000000000", "--policy", "bppc-1"});
+  b = DryRun("grant-consent", "patient", {"--consent-id", "c-1",
+                                          "--patient",    Path("patient.key.json"),
+                                          "--grantee",    Path("hospital.key.json"),
+                                          "--purpose",    "TREAT,hpaymt",
+                                          "--category",   "clinical-note",
+                                          "--category",   "laboratory",
+                                          "--record-id",  "r-9",
+                                          "--from",       "2026-01-01T00:00:00Z",
+                                          "--until",      "1800000000000",
+                                          "--policy",     "bppc-1"});
   ASSERT_TRUE(b.has_grant_consent());
   const pb::GrantConsent& g = b.grant_consent();
   EXPECT_EQ(g.consent_id(), "c-1");
@@ -159,10 +165,10 @@ TEST_F(HcctlTxTest, PatientAndConsentPayloads) {
 TEST_F(HcctlTxTest, RecordPayloads) {
   const std::string blob = Path("ciphertext.bin");
   std::ofstream(blob) << "not really ciphertext";
-  pb::TxBody b = DryRun("anchor-record", "hospital",
-                        {"--record-id", "r-1", "--patient", Path("patient.key.json"),
-                         "--category", "discharge-summary", "--file", blob, "--description",
-                         "Discharge summary"});
+  pb::TxBody b =
+      DryRun("anchor-record", "hospital",
+             {"--record-id", "r-1", "--patient", Path("patient.key.json"), "--category",
+              "discharge-summary", "--file", blob, "--description", "Discharge summary"});
   ASSERT_TRUE(b.has_anchor_record());
   const pb::AnchorRecord& a = b.anchor_record();
   EXPECT_EQ(a.record_id(), "r-1");
@@ -193,11 +199,16 @@ TEST_F(HcctlTxTest, RecordPayloads) {
 }
 
 TEST_F(HcctlTxTest, ClaimPayloads) {
-  pb::TxBody b = DryRun("submit-claim", "hospital",
-                        {"--claim-id", "cl-1", "--patient", Path("patient.key.json"), "--insurer",
-                         Path("insurer.key.json"), "--service-date", "2026-03-01", "--item",
-                         "99213:1:12500", "--item", "80053:2:3000", "--invoice", "INV-7",
-                         "--evidence", "r-1", "--evidence", "r-2", "--currency", "USD"});
+  pb::TxBody b = DryRun("submit-claim", "hospital", {"--claim-id",     "cl-1",
+                                                     "--patient",      Path("patient.key.json"),
+                                                     "--insurer",      Path("insurer.key.json"),
+                                                     "--service-date", "2026-03-01",
+                                                     "--item",         "99213:1:12500",
+                                                     "--item",         "80053:2:3000",
+                                                     "--invoice",      "INV-7",
+                                                     "--evidence",     "r-1",
+                                                     "--evidence",     "r-2",
+                                                     "--currency",     "USD"});
   ASSERT_TRUE(b.has_submit_claim());
   const pb::SubmitClaim& c = b.submit_claim();
   EXPECT_EQ(c.claim_id(), "cl-1");
@@ -212,8 +223,8 @@ TEST_F(HcctlTxTest, ClaimPayloads) {
   EXPECT_EQ(c.currency(), "USD");
 
   b = DryRun("adjudicate-claim", "insurer",
-             {"--claim-id", "cl-1", "--decision", "partial", "--approved-cents", "12000",
-              "--note", "one lab test not covered"});
+             {"--claim-id", "cl-1", "--decision", "partial", "--approved-cents", "12000", "--note",
+              "one lab test not covered"});
   ASSERT_TRUE(b.has_adjudicate_claim());
   EXPECT_EQ(b.adjudicate_claim().decision(), pb::CLAIM_DECISION_PARTIAL);
   EXPECT_EQ(b.adjudicate_claim().approved_cents(), 12000);
@@ -232,20 +243,39 @@ TEST_F(HcctlTxTest, BadFlagsExitTwoWithAClearMessage) {
       {{"register-org", "--key", key, "--chain-id", kChain, "--dry-run", "--org-key", "nope",
         "--role", "hospital", "--name", "x"},
        "--org-key nope"},
-      {{"register-org", "--key", key, "--chain-id", kChain, "--dry-run", "--org-key", key,
-        "--role", "pharmacy", "--name", "x"},
+      {{"register-org", "--key", key, "--chain-id", kChain, "--dry-run", "--org-key", key, "--role",
+        "pharmacy", "--name", "x"},
        "--role pharmacy"},
-      {{"submit-claim", "--key", key, "--chain-id", kChain, "--dry-run", "--claim-id", "c",
-        "--patient", key, "--insurer", key, "--service-date", "2026-3-1", "--item", "a:1:1",
-        "--invoice", "i", "--evidence", "r"},
+      {{"submit-claim",   "--key",    key,         "--chain-id", kChain,      "--dry-run",
+        "--claim-id",     "c",        "--patient", key,          "--insurer", key,
+        "--service-date", "2026-3-1", "--item",    "a:1:1",      "--invoice", "i",
+        "--evidence",     "r"},
        "--service-date"},
-      {{"submit-claim", "--key", key, "--chain-id", kChain, "--dry-run", "--claim-id", "c",
-        "--patient", key, "--insurer", key, "--service-date", "2026-03-01", "--item", "a:x:1",
-        "--invoice", "i", "--evidence", "r"},
+      {{"submit-claim",   "--key",      key,         "--chain-id", kChain,      "--dry-run",
+        "--claim-id",     "c",          "--patient", key,          "--insurer", key,
+        "--service-date", "2026-03-01", "--item",    "a:x:1",      "--invoice", "i",
+        "--evidence",     "r"},
        "--item a:x:1"},
-      {{"grant-consent", "--key", key, "--chain-id", kChain, "--dry-run", "--consent-id", "c",
-        "--patient", key, "--grantee", key, "--purpose", "TREAT", "--category", "clinical-note",
-        "--from", "yesterday", "--policy", "p"},
+      {{"grant-consent",
+        "--key",
+        key,
+        "--chain-id",
+        kChain,
+        "--dry-run",
+        "--consent-id",
+        "c",
+        "--patient",
+        key,
+        "--grantee",
+        key,
+        "--purpose",
+        "TREAT",
+        "--category",
+        "clinical-note",
+        "--from",
+        "yesterday",
+        "--policy",
+        "p"},
        "--from yesterday"},
       {{"access-record", "--key", Path("missing.key.json"), "--chain-id", kChain, "--dry-run",
         "--record-id", "r", "--purpose", "TREAT"},
@@ -265,9 +295,9 @@ TEST_F(HcctlTxTest, BadFlagsExitTwoWithAClearMessage) {
 }
 
 TEST_F(HcctlTxTest, UnreachableNodeExitsTwo) {
-  const ProcessResult r = Tx({"access-record", "--key", Path("hospital.key.json"), "--chain-id",
-                              kChain, "--node", "http://127.0.0.1:1", "--record-id", "r",
-                              "--purpose", "TREAT", "--timeout-ms", "2000"});
+  const ProcessResult r =
+      Tx({"access-record", "--key", Path("hospital.key.json"), "--chain-id", kChain, "--node",
+          "http://127.0.0.1:1", "--record-id", "r", "--purpose", "TREAT", "--timeout-ms", "2000"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("127.0.0.1:1"), std::string::npos) << r.err;
 }

@@ -48,7 +48,7 @@ TEST_F(BatchSubmitTest, ValidDuplicateAndGarbageEntriesGetTheirOwnStatusAndValid
   std::vector<std::string> txs;
   for (int i = 0; i < kValid; ++i) txs.push_back(maker.Next());
   std::vector<std::string> batch = txs;
-  batch.push_back(txs[3]);                    // a duplicate of an entry of the same batch
+  batch.push_back(txs[3]);                      // a duplicate of an entry of the same batch
   batch.push_back("not a signed transaction");  // garbage
 
   HttpResult r = Http(Api(1), "POST", "/v1/txs?wait=commit", Delimited(batch),
@@ -77,9 +77,9 @@ TEST_F(BatchSubmitTest, ValidDuplicateAndGarbageEntriesGetTheirOwnStatusAndValid
   }
   // Every valid tx is in the ledger, on another validator too.
   for (const std::string& tx : txs) {
-    EXPECT_TRUE(WaitUntil(
-        [&] { return Http(Api(2), "GET", "/v1/tx/" + TxMaker::IdOf(tx)).status == 200; },
-        Ms(10'000)));
+    EXPECT_TRUE(
+        WaitUntil([&] { return Http(Api(2), "GET", "/v1/tx/" + TxMaker::IdOf(tx)).status == 200; },
+                  Ms(10'000)));
   }
 
   // Without wait: answered at admission. Resubmitting the committed txs gives duplicates; the
@@ -90,8 +90,7 @@ TEST_F(BatchSubmitTest, ValidDuplicateAndGarbageEntriesGetTheirOwnStatusAndValid
   b64.emplace_back(Base64Encode(AsBytes(maker.Next())));
   boost::json::object body;
   body["txs"] = b64;
-  HttpResult j = Http(Api(0), "POST", "/v1/txs", boost::json::serialize(body),
-                      "application/json");
+  HttpResult j = Http(Api(0), "POST", "/v1/txs", boost::json::serialize(body), "application/json");
   ASSERT_EQ(j.status, 200) << j.body;
   EXPECT_EQ(Statuses(j), (std::vector<std::string>{"duplicate", "invalid", "pending"}));
 

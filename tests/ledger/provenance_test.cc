@@ -106,10 +106,11 @@ TEST_F(ProvenanceTest, AFlippedProofHashIsDetected) {
 TEST_F(ProvenanceTest, AFlippedHeaderByteIsDetected) {
   // Anywhere in the header bytes: the block hash no longer matches the certificate (or the bytes
   // no longer parse, or the log root no longer matches the proofs).
-  const size_t size = Base64Decode(json::parse(bundle_).at("header").at("bytes").as_string())->size();
+  const size_t size =
+      Base64Decode(json::parse(bundle_).at("header").at("bytes").as_string())->size();
   for (size_t at = 0; at < size; ++at) {
-    const ProvenanceVerdict v = Check(
-        Edit([&](json::object& d) { FlipB64(d["header"].as_object()["bytes"], at); }));
+    const ProvenanceVerdict v =
+        Check(Edit([&](json::object& d) { FlipB64(d["header"].as_object()["bytes"], at); }));
     EXPECT_EQ(v.outcome, Outcome::kInvalid) << "byte " << at;
   }
   ExpectInvalid(Edit([](json::object& d) { d["header"].as_object()["log_size"] = 3; }),
@@ -133,9 +134,7 @@ TEST_F(ProvenanceTest, ForgedOrShortCertificatesAreDetected) {
                 "certificate");
   ExpectInvalid(Edit([](json::object& d) { d["certificate"].as_object()["view"] = 1; }),
                 "certificate");
-  ExpectInvalid(Edit([](json::object& d) {
-                  FlipB64(d["certificate"].as_object()["block_hash"]);
-                }),
+  ExpectInvalid(Edit([](json::object& d) { FlipB64(d["certificate"].as_object()["block_hash"]); }),
                 "certificate");
   ExpectInvalid(Edit([](json::object& d) {
                   auto& sigs = d["certificate"].as_object()["signatures"].as_array();
@@ -158,27 +157,29 @@ TEST_F(ProvenanceTest, AWrongGenesisIsDetected) {
   // set decides, not the bundle's word.
   other = chain_.genesis();
   for (auto& val : other.validators) val.key = KeyOf("m-" + val.id);
-  v = VerifyProvenanceBundle(Edit([&](json::object& d) {
-                               d["genesis_hash"] = Base64Encode(GenesisHash(other));
-                             }),
-                             other, chain_.verifier());
+  v = VerifyProvenanceBundle(
+      Edit([&](json::object& d) { d["genesis_hash"] = Base64Encode(GenesisHash(other)); }), other,
+      chain_.verifier());
   EXPECT_EQ(v.outcome, Outcome::kInvalid);
   EXPECT_NE(v.reason.find("certificate"), std::string::npos) << v.reason;
 }
 
 TEST_F(ProvenanceTest, AMissingEntryOfTheStoryIsDetected) {
   // 0, 1: the evidence anchors; 2: the consent; 4: the claim.
-  ExpectInvalid(Edit([](json::object& d) { d["entries"].as_array().erase(
-                    d["entries"].as_array().begin()); }),
-                "evidence record 'r1' has no anchor");
-  ExpectInvalid(Edit([](json::object& d) { d["entries"].as_array().erase(
-                    d["entries"].as_array().begin() + 1); }),
+  ExpectInvalid(
+      Edit([](json::object& d) { d["entries"].as_array().erase(d["entries"].as_array().begin()); }),
+      "evidence record 'r1' has no anchor");
+  ExpectInvalid(Edit([](json::object& d) {
+                  d["entries"].as_array().erase(d["entries"].as_array().begin() + 1);
+                }),
                 "evidence record 'r2' has no anchor");
-  ExpectInvalid(Edit([](json::object& d) { d["entries"].as_array().erase(
-                    d["entries"].as_array().begin() + 2); }),
+  ExpectInvalid(Edit([](json::object& d) {
+                  d["entries"].as_array().erase(d["entries"].as_array().begin() + 2);
+                }),
                 "no payment consent");
-  ExpectInvalid(Edit([](json::object& d) { d["entries"].as_array().erase(
-                    d["entries"].as_array().begin() + 4); }),
+  ExpectInvalid(Edit([](json::object& d) {
+                  d["entries"].as_array().erase(d["entries"].as_array().begin() + 4);
+                }),
                 "no claim entry");
   ExpectInvalid(Edit([](json::object& d) { d["entries"].as_array().clear(); }), "no entries");
 }
@@ -216,10 +217,9 @@ TEST_F(ProvenanceTest, ConsistencyProofFromAnEarlierRoot) {
   EXPECT_EQ(Check(*b).outcome, Outcome::kInvalid);
   // A tampered proof hash fails.
   bundle_ = *BuildClaimProvenanceBundle(chain_.ledger(), "cl1", SinceRoot{size1, *root1});
-  ExpectInvalid(Edit([](json::object& d) {
-                  FlipB64(d["consistency"].as_object()["proof"].as_array()[0]);
-                }),
-                "consistency");
+  ExpectInvalid(
+      Edit([](json::object& d) { FlipB64(d["consistency"].as_object()["proof"].as_array()[0]); }),
+      "consistency");
   ExpectInvalid(Edit([](json::object& d) { d["consistency"].as_object()["size2"] = 4; }),
                 "consistency");
   EXPECT_EQ(BuildClaimProvenanceBundle(chain_.ledger(), "cl1", SinceRoot{1000, std::nullopt})
@@ -243,10 +243,9 @@ TEST_F(ProvenanceTest, TxProofBundle) {
   ASSERT_EQ(v.story.size(), 1u);
   bundle_ = *b;
   ExpectInvalid(Edit([](json::object& d) { d["subject"] = std::string(64, '0'); }), "not tx");
-  ExpectInvalid(Edit([](json::object& d) {
-                  FlipB64(d["entries"].as_array()[0].as_object()["entry"]);
-                }),
-                "entries[0]");
+  ExpectInvalid(
+      Edit([](json::object& d) { FlipB64(d["entries"].as_array()[0].as_object()["entry"]); }),
+      "entries[0]");
   EXPECT_EQ(BuildTxProofBundle(chain_.ledger(), Hash32{}, std::nullopt).status().code(),
             StatusCode::kNotFound);
 }

@@ -39,12 +39,14 @@ Checkpoint MakeCheckpoint(uint32_t replica) {
 }
 
 std::vector<Message> AllMessages() {
-  PreparedCertificate pc{MakePrePrepare(), {Prepare{ViewNumber(3), SeqNumber(17), H(1),
-                                                    ReplicaId(1), S(7)}}};
-  ViewChange vc{ViewNumber(4), SeqNumber(10), {MakeCheckpoint(0), MakeCheckpoint(2)}, {pc},
-                ReplicaId(2), S(8)};
+  PreparedCertificate pc{MakePrePrepare(),
+                         {Prepare{ViewNumber(3), SeqNumber(17), H(1), ReplicaId(1), S(7)}}};
+  ViewChange vc{ViewNumber(4), SeqNumber(10), {MakeCheckpoint(0), MakeCheckpoint(2)},
+                {pc},          ReplicaId(2),  S(8)};
   CertifiedBlock cb{Block{{9}, {{10, 11}}},
-                    CommitCertificate{Height(5), ViewNumber(1), H(12),
+                    CommitCertificate{Height(5),
+                                      ViewNumber(1),
+                                      H(12),
                                       {CommitSignature{ReplicaId(0), S(13)},
                                        CommitSignature{ReplicaId(3), S(14)}}}};
   return {
