@@ -80,22 +80,23 @@ std::string Rfc3339(int64_t ms) {
 
 // ---- Request parsing ----
 
-Result<uint64_t> ParseU64(std::string_view s, std::string_view what) {
-  uint64_t v = 0;
+// The whole of `s` as an integer of type T; `expected` says what was wanted, for the error.
+template <typename T>
+Result<T> ParseInteger(std::string_view s, std::string_view what, std::string_view expected) {
+  T v = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) {
-    return InvalidArgument(std::string(what) + ": expected a non-negative integer");
+    return InvalidArgument(std::string(what) + ": expected " + std::string(expected));
   }
   return v;
 }
 
+Result<uint64_t> ParseU64(std::string_view s, std::string_view what) {
+  return ParseInteger<uint64_t>(s, what, "a non-negative integer");
+}
+
 Result<int64_t> ParseI64(std::string_view s, std::string_view what) {
-  int64_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) {
-    return InvalidArgument(std::string(what) + ": expected an integer (Unix ms)");
-  }
-  return v;
+  return ParseInteger<int64_t>(s, what, "an integer (Unix ms)");
 }
 
 // The patient key of path parameter {patient}: 64 hex characters.

@@ -152,18 +152,7 @@ TEST_F(ExchangeE2eTest, ClaimProvenanceVerifiesOfflineAndFhirViewsFollowTheReadR
     b.mutable_enroll_patient()->set_encryption_key(std::string(32, 'y'));
     ASSERT_EQ(Commit(b, hosp), "OK");
   }
-  {
-    pb::TxBody b = Body(hosp);
-    auto* a = b.mutable_anchor_record();
-    a->set_record_id("r1");
-    a->set_patient_key(alice.Key());
-    a->set_category(pb::RECORD_CATEGORY_LABORATORY);
-    a->set_ciphertext_sha256(std::string(32, 'h'));
-    a->set_ciphertext_size(100);
-    a->set_description("Lipid panel");
-    a->set_content_type("application/fhir+json");
-    ASSERT_EQ(Commit(b, hosp), "OK");
-  }
+  ASSERT_EQ(CommitAnchor(hosp, "r1", alice.Key()), "OK");
   {
     pb::TxBody b = Body(alice);
     auto* g = b.mutable_grant_consent();

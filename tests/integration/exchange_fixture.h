@@ -77,6 +77,23 @@ class ExchangeNetworkTest : public NetworkTest {
     return status;
   }
 
+  // Anchors a laboratory record for `patient_key` (the ledger only sees its hash), signed by
+  // `hospital`; the receipt status.
+  template <typename Who>
+  std::string CommitAnchor(const Who& hospital, const std::string& record_id,
+                           const std::string& patient_key) {
+    ::healthchain::v1::TxBody b = Body(hospital);
+    auto* a = b.mutable_anchor_record();
+    a->set_record_id(record_id);
+    a->set_patient_key(patient_key);
+    a->set_category(::healthchain::v1::RECORD_CATEGORY_LABORATORY);
+    a->set_ciphertext_sha256(std::string(32, 'h'));
+    a->set_ciphertext_size(100);
+    a->set_description("Lipid panel");
+    a->set_content_type("application/fhir+json");
+    return Commit(b, hospital);
+  }
+
   // The api/auth.h headers for a request signed by `signer`. Ed25519 is deterministic, so the
   // same request signed twice in one millisecond would be refused as a replay: every request gets
   // its own, strictly increasing timestamp.

@@ -74,18 +74,7 @@ TEST_F(ExchangeTest, AuditTrailShowsAnAccessAfterItCommitsAndRefusesStrangers) {
     b.mutable_enroll_patient()->set_encryption_key(std::string(32, 'y'));
     ASSERT_EQ(Commit(b, p == &alice ? h1 : bob), "OK");
   }
-  {
-    pb::TxBody b = Body(h1);
-    auto* a = b.mutable_anchor_record();
-    a->set_record_id("r1");
-    a->set_patient_key(alice.Key());
-    a->set_category(pb::RECORD_CATEGORY_LABORATORY);
-    a->set_ciphertext_sha256(std::string(32, 'h'));
-    a->set_ciphertext_size(100);
-    a->set_description("Lipid panel");
-    a->set_content_type("application/fhir+json");
-    ASSERT_EQ(Commit(b, h1), "OK");
-  }
+  ASSERT_EQ(CommitAnchor(h1, "r1", alice.Key()), "OK");
   {
     pb::TxBody b = Body(alice);
     auto* g = b.mutable_grant_consent();
