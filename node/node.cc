@@ -832,7 +832,7 @@ void NodeImpl::ExecuteCertified(const consensus::CertifiedBlock& cb) {
   const uint64_t height = header.height();
   consensus::ExecSummary summary;
   std::vector<TxId> ids;
-  bool executed_now = false;
+  std::optional<ledger::CommittedBlock> executed;  // set when this call executed the block
   {
     std::shared_lock lock(ledger_mu_);
     if (height <= ledger_->height()) {
@@ -865,21 +865,22 @@ void NodeImpl::ExecuteCertified(const consensus::CertifiedBlock& cb) {
     PublishCommitted(block, header.timestamp_ms(), committed.value());
     summary = MakeExecSummary(height, committed->block_hash, header.timestamp_ms(),
                               committed->log_size, committed->log_root);
-    executed_now = true;
+    executed = std::move(committed).value();
   }
   // Report to the driver (R20b). Never dropped: wait for room.
   while (!driver_q_.PushFor(EvExecuted{summary}, std::chrono::milliseconds(200))) {
     if (driver_q_.closed()) break;
   }
-  if (executed_now) {
+  if (executed) {
     m_->block_execute.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     spdlog::debug("executed block {} ({} txs) {}", height, ids.size(), Short(summary.block_hash));
-    AfterCommit(ids, true);
+    AfterCommit(ids, *executed, cert, true);
   }
 }
 
-void NodeImpl::AfterCommit(const std::vector<TxId>& ids, bool own_mempool) {
+void NodeImpl::AfterCommit(const std::vector<TxId>& ids, const ledger::CommittedBlock& committed,
+                           const pb::CommitCertificate& certificate, bool own_mempool) {
   m_->blocks_committed.Inc();
   m_->txs_committed.Inc(ids.size());
   m_->height.Set(static_cast<double>(ledger_height_.load()));
@@ -889,7 +890,7 @@ void NodeImpl::AfterCommit(const std::vector<TxId>& ids, bool own_mempool) {
     const int64_t now = SystemClock().NowMs();
     for (int64_t t : admitted_ms) m_->commit_latency.Observe(static_cast<double>(now - t) / 1000.0);
   }
-  NotifyWaiters(ids);
+  NotifyWaiters(ids, committed, certificate);
 }
 
 void NodeImpl::PublishCommitted(const pb::Block& block, int64_t timestamp_ms,
@@ -1052,7 +1053,7 @@ size_t NodeImpl::ApplyFetched(uint32_t peer, const consensus::StateResponse& res
     if (header.ParseFromString(block.header())) {
       PublishCommitted(block, header.timestamp_ms(), committed.value());
     }
-    AfterCommit(ids, false);
+    AfterCommit(ids, committed.value(), cert, false);
   }
   if (applied > 0) {
     spdlog::info("state transfer: applied blocks {}..{} from peer {} (peer height {})", first,

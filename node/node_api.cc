@@ -22,29 +22,6 @@ namespace json = boost::json;
 namespace http = boost::beast::http;
 namespace pb = ::healthchain::v1;
 
-std::string_view TxStatusName(pb::TxStatus s) {
-  switch (s) {
-    case pb::TX_STATUS_OK:
-      return "OK";
-    case pb::TX_STATUS_DENIED:
-      return "DENIED";
-    case pb::TX_STATUS_DUPLICATE:
-      return "DUPLICATE";
-    case pb::TX_STATUS_UNAUTHORIZED:
-      return "UNAUTHORIZED";
-    case pb::TX_STATUS_NOT_FOUND:
-      return "NOT_FOUND";
-    case pb::TX_STATUS_INVALID:
-      return "INVALID";
-    case pb::TX_STATUS_CONFLICT:
-      return "CONFLICT";
-    case pb::TX_STATUS_ERASED:
-      return "ERASED";
-    default:
-      return "UNSPECIFIED";
-  }
-}
-
 std::string_view DenyReasonName(pb::DenyReason r) {
   switch (r) {
     case pb::DENY_REASON_NO_CONSENT:
@@ -73,15 +50,76 @@ json::object PendingJson(const TxId& id) {
   return o;
 }
 
-// The media type without parameters, lower case.
+json::object CertificateJson(const pb::CommitCertificate& cert) {
+  json::object c;
+  c["height"] = cert.height();
+  c["view"] = cert.view();
+  c["block_hash"] = HexOfBytes(cert.block_hash());
+  json::array sigs;
+  sigs.reserve(static_cast<size_t>(cert.signatures_size()));
+  for (const auto& s : cert.signatures()) {
+    json::object so;
+    so["replica"] = s.replica();
+    so["signature"] = Base64Encode(AsBytes(s.signature()));
+    sigs.push_back(std::move(so));
+  }
+  c["signatures"] = std::move(sigs);
+  return c;
+}
+
+// A committed tx as POST /v1/tx?wait=commit and GET /v1/tx/{id} answer it.
+json::object CommittedJson(const TxId& id, uint64_t height, uint32_t index,
+                           std::string block_hash_hex, const pb::Receipt& r,
+                           json::object certificate) {
+  json::object o;
+  o["tx_id"] = HexEncode(id);
+  o["status"] = "committed";
+  o["height"] = height;
+  o["index"] = index;
+  o["block_hash"] = std::move(block_hash_hex);
+  json::object receipt;
+  receipt["status"] = TxStatusName(r.status());
+  receipt["reason"] = r.reason();
+  receipt["rule"] = r.rule();
+  receipt["deny_reason"] = DenyReasonName(r.deny_reason());
+  receipt["related_id"] = r.related_id();
+  receipt["flagged"] = r.flagged();
+  o["receipt"] = std::move(receipt);
+  o["certificate"] = std::move(certificate);
+  return o;
+}
+
+}  // namespace
+
+std::string_view TxStatusName(pb::TxStatus s) {
+  switch (s) {
+    case pb::TX_STATUS_OK:
+      return "OK";
+    case pb::TX_STATUS_DENIED:
+      return "DENIED";
+    case pb::TX_STATUS_DUPLICATE:
+      return "DUPLICATE";
+    case pb::TX_STATUS_UNAUTHORIZED:
+      return "UNAUTHORIZED";
+    case pb::TX_STATUS_NOT_FOUND:
+      return "NOT_FOUND";
+    case pb::TX_STATUS_INVALID:
+      return "INVALID";
+    case pb::TX_STATUS_CONFLICT:
+      return "CONFLICT";
+    case pb::TX_STATUS_ERASED:
+      return "ERASED";
+    default:
+      return "UNSPECIFIED";
+  }
+}
+
 std::string MediaType(std::string_view content_type) {
   std::string t(content_type.substr(0, content_type.find(';')));
   while (!t.empty() && t.back() == ' ') t.pop_back();
   for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return t;
 }
-
-}  // namespace
 
 api::Router NodeImpl::BuildRouter() {
   api::Router router;
@@ -165,7 +203,23 @@ void NodeImpl::HandleSubmitTx(const api::Request& request, api::Responder respon
   uint64_t token = 0;
   if (wait) {
     // Registered before admission so that a commit racing the 202 path cannot be missed.
-    token = AddWaiter(id, responder);
+    token = AddWaiter(id, [responder, id](WaitEnd end, const CommitNotice* n) mutable {
+      switch (end) {
+        case WaitEnd::kCommitted:
+          responder.SendJson(http::status::ok,
+                             CommittedJson(id, n->height, n->index, HexEncode(*n->block_hash),
+                                           *n->receipt, *n->certificate));
+          break;
+        case WaitEnd::kExpired:
+          responder.SendProblem(api::ProblemCode::kDeadlineExceeded,
+                                "not committed within " + std::to_string(kWaitCommitMs / 1000) +
+                                    " s; the transaction may still commit (GET /v1/tx/{id})");
+          break;
+        case WaitEnd::kCancelled:  // the admission callback answers
+        case WaitEnd::kStopping:   // the last Responder copy answers, if the server still runs
+          break;
+      }
+    });
     if (token == 0) {
       responder.SendProblem(api::ProblemCode::kUnavailable,
                             "too many requests waiting for a "
@@ -255,34 +309,8 @@ Result<json::object> NodeImpl::CommittedTxJson(const TxId& id) const {
   const uint64_t height = answer.entry.height;
   HC_ASSIGN_OR_RETURN(auto info, ledger_->InfoAt(height));
   HC_ASSIGN_OR_RETURN(auto cert, ledger_->CertificateAt(height));
-  json::object o;
-  o["tx_id"] = HexEncode(id);
-  o["status"] = "committed";
-  o["height"] = height;
-  o["index"] = answer.entry.index_in_block;
-  o["block_hash"] = HexOfBytes(info.block_hash());
-  json::object receipt;
-  receipt["status"] = TxStatusName(answer.receipt.status());
-  receipt["reason"] = answer.receipt.reason();
-  receipt["rule"] = answer.receipt.rule();
-  receipt["deny_reason"] = DenyReasonName(answer.receipt.deny_reason());
-  receipt["related_id"] = answer.receipt.related_id();
-  receipt["flagged"] = answer.receipt.flagged();
-  o["receipt"] = std::move(receipt);
-  json::object c;
-  c["height"] = cert.height();
-  c["view"] = cert.view();
-  c["block_hash"] = HexOfBytes(cert.block_hash());
-  json::array sigs;
-  for (const auto& s : cert.signatures()) {
-    json::object so;
-    so["replica"] = s.replica();
-    so["signature"] = Base64Encode(AsBytes(s.signature()));
-    sigs.push_back(std::move(so));
-  }
-  c["signatures"] = std::move(sigs);
-  o["certificate"] = std::move(c);
-  return o;
+  return CommittedJson(id, height, answer.entry.index_in_block, HexOfBytes(info.block_hash()),
+                       answer.receipt, CertificateJson(cert));
 }
 
 void NodeImpl::HandleStatus(const api::Request&, api::Responder responder) {
@@ -361,53 +389,67 @@ void NodeImpl::HandleStatus(const api::Request&, api::Responder responder) {
 
 // ---- Commit waiters ----
 
-uint64_t NodeImpl::AddWaiter(const TxId& id, api::Responder responder) {
+uint64_t NodeImpl::AddWaiter(const TxId& id,
+                             std::function<void(WaitEnd, const CommitNotice*)> done) {
   std::lock_guard lock(waiters_mu_);
   if (waiter_count_ >= kCommitWaitersMax || stopped_) return 0;
   const uint64_t token = next_waiter_token_++;
   waiters_[id].push_back(
-      CommitWaiter{token, std::move(responder), SystemClock().NowMs() + kWaitCommitMs});
+      CommitWaiter{token, SystemClock().NowMs() + kWaitCommitMs, std::move(done)});
   ++waiter_count_;
   return token;
 }
 
 void NodeImpl::CancelWaiter(const TxId& id, uint64_t token) {
-  std::lock_guard lock(waiters_mu_);
-  auto it = waiters_.find(id);
-  if (it == waiters_.end()) return;
-  auto& v = it->second;
-  for (auto w = v.begin(); w != v.end(); ++w) {
-    if (w->token == token) {
-      v.erase(w);
-      --waiter_count_;
-      break;
+  std::function<void(WaitEnd, const CommitNotice*)> done;
+  {
+    std::lock_guard lock(waiters_mu_);
+    auto it = waiters_.find(id);
+    if (it == waiters_.end()) return;
+    auto& v = it->second;
+    for (auto w = v.begin(); w != v.end(); ++w) {
+      if (w->token == token) {
+        done = std::move(w->done);
+        v.erase(w);
+        --waiter_count_;
+        break;
+      }
     }
+    if (v.empty()) waiters_.erase(it);
   }
-  if (v.empty()) waiters_.erase(it);
+  if (done) done(WaitEnd::kCancelled, nullptr);
 }
 
-void NodeImpl::NotifyWaiters(const std::vector<TxId>& ids) {
-  std::vector<std::pair<TxId, std::vector<CommitWaiter>>> ready;
+void NodeImpl::NotifyWaiters(const std::vector<TxId>& ids, const ledger::CommittedBlock& committed,
+                             const pb::CommitCertificate& certificate) {
+  struct Ready {
+    uint32_t index;
+    std::vector<CommitWaiter> waiters;
+  };
+  std::vector<Ready> ready;
   {
     std::lock_guard lock(waiters_mu_);
     if (waiters_.empty()) return;
-    for (const TxId& id : ids) {
-      auto it = waiters_.find(id);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto it = waiters_.find(ids[i]);
       if (it == waiters_.end()) continue;
       waiter_count_ -= it->second.size();
-      ready.emplace_back(id, std::move(it->second));
+      ready.push_back(Ready{static_cast<uint32_t>(i), std::move(it->second)});
       waiters_.erase(it);
     }
   }
-  for (auto& [id, waiters] : ready) {
-    auto answer = CommittedTxJson(id);
-    for (CommitWaiter& w : waiters) {
-      if (answer.ok()) {
-        w.responder.SendJson(http::status::ok, answer.value());
-      } else {
-        w.responder.SendStatus(answer.status());
-      }
-    }
+  if (ready.empty()) return;
+  const json::object cert = CertificateJson(certificate);
+  const auto& receipts = committed.execution.receipts;
+  for (Ready& r : ready) {
+    HC_ASSERT_LT(r.index, receipts.size());
+    CommitNotice notice;
+    notice.height = committed.height;
+    notice.index = r.index;
+    notice.block_hash = &committed.block_hash;
+    notice.receipt = &receipts[r.index];
+    notice.certificate = &cert;
+    for (CommitWaiter& w : r.waiters) w.done(WaitEnd::kCommitted, &notice);
   }
 }
 
@@ -430,11 +472,7 @@ void NodeImpl::SweepWaiters() {
       it = v.empty() ? waiters_.erase(it) : std::next(it);
     }
   }
-  for (CommitWaiter& w : expired) {
-    w.responder.SendProblem(api::ProblemCode::kDeadlineExceeded,
-                            "not committed within " + std::to_string(kWaitCommitMs / 1000) +
-                                " s; the transaction may still commit (GET /v1/tx/{id})");
-  }
+  for (CommitWaiter& w : expired) w.done(WaitEnd::kExpired, nullptr);
 }
 
 void NodeImpl::DropAllWaiters() {
@@ -444,9 +482,9 @@ void NodeImpl::DropAllWaiters() {
     all.swap(waiters_);
     waiter_count_ = 0;
   }
-  // Destroying an unanswered Responder answers 500 if its connection still exists; the server
-  // is stopped by now, so this only releases them.
-  all.clear();
+  for (auto& [id, waiters] : all) {
+    for (CommitWaiter& w : waiters) w.done(WaitEnd::kStopping, nullptr);
+  }
 }
 
 }  // namespace hc::node

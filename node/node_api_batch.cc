@@ -4,12 +4,12 @@
 //
 // With `?wait=commit` the answer waits until every admitted tx of the batch has executed (or the
 // commit wait of kWaitCommitMs has passed). Each admitted tx registers an ordinary commit waiter
-// (AddWaiter) whose Responder answers into this batch instead of a connection: the batch state is
-// the waiter's api::internal::ExchangeSink. A waiter that is cancelled, swept or dropped still
-// delivers (the Responder's "not answered" 500, or the sweep's 504), so the count always reaches
-// zero and the batch is answered. `commit_ms` is when the node saw the tx's block execute,
-// counted from the arrival of the request; a client subtracts it from its own round trip to learn
-// each tx's commit latency without asking about every tx.
+// (AddWaiter) that reports into the batch; every waiter ends exactly once (committed, cancelled,
+// expired or stopping), so the count always reaches zero and the batch is answered. A committed
+// tx's result carries its height, index and receipt status (the inclusion proof is served by
+// GET /v1/tx/{id}), and `commit_ms`: when the node saw the tx's block execute, counted from the
+// arrival of the request; a client subtracts it from its own round trip to learn each tx's commit
+// latency without asking about every tx.
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
@@ -49,13 +49,6 @@ std::string_view BatchTxStatusName(BatchTxStatus s) {
   return "invalid";
 }
 
-std::string LowerMediaType(std::string_view content_type) {
-  std::string t(content_type.substr(0, content_type.find(';')));
-  while (!t.empty() && t.back() == ' ') t.pop_back();
-  for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return t;
-}
-
 // Splits a length-delimited sequence (each entry a base-128 varint length, then that many bytes;
 // protobuf's writeDelimitedTo framing). Fails on a truncated entry or an over-long varint.
 Status SplitDelimited(std::string_view body, std::vector<Bytes>* out) {
@@ -86,8 +79,7 @@ Status SplitDelimited(std::string_view body, std::vector<Bytes>* out) {
 using SteadyClock = std::chrono::steady_clock;
 
 // The state of one batch request, shared by its admission callbacks and its commit waiters.
-class BatchState final : public api::internal::ExchangeSink,
-                         public std::enable_shared_from_this<BatchState> {
+class BatchState final : public std::enable_shared_from_this<BatchState> {
  public:
   BatchState(api::Responder responder, size_t n, bool wait)
       : responder_(std::move(responder)), wait_(wait), results_(n), start_(SteadyClock::now()) {}
@@ -97,8 +89,11 @@ class BatchState final : public api::internal::ExchangeSink,
     BatchTxStatus status = BatchTxStatus::kInvalid;
     std::string detail;
     bool waiting = false;    // a commit waiter is registered
-    bool committed = false;  // its waiter answered 200
+    bool committed = false;  // its waiter reported the commit
     int64_t commit_ms = -1;
+    uint64_t height = 0;
+    uint32_t index = 0;
+    std::string_view receipt_status;
   };
 
   // Sets the outstanding count (admissions + waiters) and keeps this state alive until it drains.
@@ -122,19 +117,19 @@ class BatchState final : public api::internal::ExchangeSink,
     Answer();
   }
 
-  // A commit waiter's answer (exchange id = the tx's index in the batch). Called with the node's
-  // waiters lock held when a waiter is cancelled: it only records and counts.
-  void Deliver(uint64_t exchange_id, api::HttpResponse response) override {
+  // The end of tx `i`'s commit wait.
+  void WaitEnded(size_t i, WaitEnd end, const CommitNotice* notice) {
     {
       std::lock_guard lock(mu_);
-      if (exchange_id < results_.size()) {
-        TxResult& r = results_[exchange_id];
-        if (response.result() == http::status::ok) {
-          r.committed = true;
-          r.commit_ms =
-              std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start_)
-                  .count();
-        }
+      TxResult& r = results_[i];
+      if (end == WaitEnd::kCommitted) {
+        r.committed = true;
+        r.commit_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start_)
+                .count();
+        r.height = notice->height;
+        r.index = notice->index;
+        r.receipt_status = TxStatusName(notice->receipt->status());
       }
     }
     Done();
@@ -158,6 +153,9 @@ class BatchState final : public api::internal::ExchangeSink,
           o["committed"] = r.committed;
           if (r.committed) {
             o["commit_ms"] = r.commit_ms;
+            o["height"] = r.height;
+            o["index"] = r.index;
+            o["receipt_status"] = r.receipt_status;
             ++committed;
           }
         }
@@ -195,7 +193,7 @@ void NodeImpl::AddBatchRoute(api::Router& router) {
 
 void NodeImpl::HandleSubmitBatch(const api::Request& request, api::Responder responder) {
   std::vector<Bytes> txs;
-  const std::string type = LowerMediaType(request.Header(http::field::content_type));
+  const std::string type = MediaType(request.Header(http::field::content_type));
   if (type == "application/x-protobuf" || type == "application/octet-stream") {
     if (Status s = SplitDelimited(request.body(), &txs); !s.ok()) {
       responder.SendProblem(api::ProblemCode::kBadRequest,
@@ -248,9 +246,9 @@ void NodeImpl::HandleSubmitBatch(const api::Request& request, api::Responder res
     if (txs[i].empty()) continue;
     r.id = ledger::TxIdOf(txs[i]);
     if (!wait) continue;
-    auto exchange = std::make_shared<api::internal::Exchange>(
-        i, std::weak_ptr<api::internal::ExchangeSink>(state));
-    tokens[i] = AddWaiter(r.id, api::Responder(std::move(exchange)));
+    tokens[i] = AddWaiter(r.id, [state, i](WaitEnd end, const CommitNotice* notice) {
+      state->WaitEnded(i, end, notice);
+    });
     if (tokens[i] != 0) {
       r.waiting = true;
       ++waiters;
@@ -296,8 +294,8 @@ void NodeImpl::HandleSubmitBatch(const api::Request& request, api::Responder res
         state->at(i).status = status;
         if (r.code == AdmitCode::kInvalid) state->at(i).detail = r.detail;
       }
-      // Not admitted: its waiter is cancelled, and its Responder's destruction delivers into the
-      // batch (outside the batch lock: the delivery takes it).
+      // Not admitted: its waiter is cancelled, which reports into the batch (outside the batch
+      // lock: the report takes it).
       if (status != BatchTxStatus::kPending && token != 0) CancelWaiter(r.tx_id, token);
       state->Done();
     };

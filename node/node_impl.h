@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/json/object.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -62,10 +64,34 @@ struct FollowerEvent {
   consensus::StateResponse response;
 };
 
+// What a commit waiter learns when its tx executes, built once per block from what the executor
+// already holds (no ledger reads, no proofs: GET /v1/tx/{id} serves the inclusion proof).
+struct CommitNotice {
+  uint64_t height = 0;
+  uint32_t index = 0;  // in the block
+  const Hash32* block_hash = nullptr;
+  const ::healthchain::v1::Receipt* receipt = nullptr;
+  const boost::json::object* certificate = nullptr;  // the block's certificate as JSON
+};
+
+// How a commit wait ends.
+enum class WaitEnd {
+  kCommitted,  // the tx executed; the notice says where
+  kCancelled,  // its submission was refused (the submitter answers)
+  kExpired,    // kWaitCommitMs passed
+  kStopping,   // the node is shutting down
+};
+
+// Shared by the API routes (node_api.cc).
+std::string_view TxStatusName(::healthchain::v1::TxStatus status);
+// A Content-Type's media type without parameters, lower case.
+std::string MediaType(std::string_view content_type);
+
 struct CommitWaiter {
   uint64_t token = 0;
-  api::Responder responder;
   int64_t deadline_ms = 0;
+  // Called exactly once, never under the waiters lock; `notice` is set only for kCommitted.
+  std::function<void(WaitEnd end, const CommitNotice* notice)> done;
 };
 
 // What the driver publishes for the status page (validators).
@@ -224,7 +250,10 @@ class NodeImpl {
 
   void ExecutorLoop();
   void ExecuteCertified(const consensus::CertifiedBlock& block);
-  void AfterCommit(const std::vector<TxId>& ids, bool own_mempool);
+  // Metrics, the mempool (own_mempool: this driver's blocks) and commit waiters, after a block
+  // executed (`ids` in block order).
+  void AfterCommit(const std::vector<TxId>& ids, const ledger::CommittedBlock& committed,
+                   const ::healthchain::v1::CommitCertificate& certificate, bool own_mempool);
   // Hands a committed block to the exchange API's commit subscribers (the event stream).
   void PublishCommitted(const ::healthchain::v1::Block& block, int64_t timestamp_ms,
                         const ledger::CommittedBlock& committed);
@@ -248,9 +277,12 @@ class NodeImpl {
   void HandleSubmitBatch(const api::Request& request, api::Responder responder);
   // The committed-tx JSON (wait=commit and GET /v1/tx/{id}); NotFound when not committed.
   Result<boost::json::object> CommittedTxJson(const TxId& id) const;
-  uint64_t AddWaiter(const TxId& id, api::Responder responder);
+  // Registers `done` for the commit of `id`; 0 when too many are waiting (or the node stopped).
+  uint64_t AddWaiter(const TxId& id, std::function<void(WaitEnd, const CommitNotice*)> done);
+  // Ends a wait with kCancelled (no-op when it already ended).
   void CancelWaiter(const TxId& id, uint64_t token);
-  void NotifyWaiters(const std::vector<TxId>& ids);
+  void NotifyWaiters(const std::vector<TxId>& ids, const ledger::CommittedBlock& committed,
+                     const ::healthchain::v1::CommitCertificate& certificate);
   void SweepWaiters();
   void DropAllWaiters();
 };

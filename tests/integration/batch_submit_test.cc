@@ -75,11 +75,23 @@ TEST_F(BatchSubmitTest, ValidDuplicateAndGarbageEntriesGetTheirOwnStatusAndValid
       EXPECT_TRUE(results[i].as_object().at("committed").as_bool()) << i;
     }
   }
-  // Every valid tx is in the ledger, on another validator too.
-  for (const std::string& tx : txs) {
+  // Every valid tx is in the ledger, on another validator too, where the batch said: same height,
+  // index and receipt status.
+  for (size_t i = 0; i < txs.size(); ++i) {
+    const std::string id = TxMaker::IdOf(txs[i]);
     EXPECT_TRUE(
-        WaitUntil([&] { return Http(Api(2), "GET", "/v1/tx/" + TxMaker::IdOf(tx)).status == 200; },
-                  Ms(10'000)));
+        WaitUntil([&] { return Http(Api(2), "GET", "/v1/tx/" + id).status == 200; }, Ms(10'000)));
+    const HttpResult g = Http(Api(2), "GET", "/v1/tx/" + id);
+    ASSERT_EQ(g.status, 200) << g.body;
+    // The batch result of txs[i] is at i, unless i is the duplicate's original that lost the race.
+    const size_t slot = (i == 3 && st[3] != "pending") ? txs.size() : i;
+    const auto& res = results[slot].as_object();
+    ASSERT_TRUE(res.at("committed").as_bool()) << slot;
+    const auto& got = g.json.as_object();
+    EXPECT_EQ(res.at("height").to_number<uint64_t>(), got.at("height").to_number<uint64_t>());
+    EXPECT_EQ(res.at("index").to_number<uint64_t>(), got.at("index").to_number<uint64_t>());
+    EXPECT_EQ(res.at("receipt_status").as_string(),
+              got.at("receipt").as_object().at("status").as_string());
   }
 
   // Without wait: answered at admission. Resubmitting the committed txs gives duplicates; the
