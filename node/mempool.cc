@@ -31,39 +31,69 @@ Hash32 VerifiedTxCache::KeyOf(const crypto::Ed25519PublicKey& key, std::string_v
   return h.Final();
 }
 
+bool VerifiedTxCache::RememberedOrClaim(const Hash32& k, bool consume) const {
+  std::unique_lock lock(mu_);
+  while (true) {
+    auto it = entries_.find(k);
+    if (it == entries_.end()) {
+      entries_.emplace(k, State::kChecking);
+      return false;
+    }
+    if (it->second == State::kValid) {
+      if (consume) entries_.erase(it);  // its fifo entry goes when it reaches the front
+      return true;
+    }
+    checked_.wait(lock);
+  }
+}
+
+void VerifiedTxCache::Finish(const Hash32& k, bool valid) const {
+  {
+    std::lock_guard lock(mu_);
+    if (!valid) {
+      entries_.erase(k);
+    } else {
+      entries_[k] = State::kValid;
+      fifo_.push_back(k);
+      while (fifo_.size() > capacity_) {
+        auto it = entries_.find(fifo_.front());
+        if (it != entries_.end() && it->second == State::kValid) entries_.erase(it);
+        fifo_.pop_front();
+      }
+    }
+  }
+  checked_.notify_all();
+}
+
 bool VerifiedTxCache::Verify(const crypto::Ed25519PublicKey& key, std::string_view domain,
                              ByteView message, ByteView signature) const {
   const Hash32 k = KeyOf(key, domain, message, signature);
-  {
-    std::lock_guard lock(mu_);
-    if (set_.erase(k) > 0) {
-      hits_.fetch_add(1, std::memory_order_relaxed);
-      return true;  // the fifo entry goes when it reaches the front
-    }
+  if (RememberedOrClaim(k, /*consume=*/true)) {
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    return true;
   }
   misses_.fetch_add(1, std::memory_order_relaxed);
-  return real_.Verify(key, domain, message, signature);
+  const bool valid = real_.Verify(key, domain, message, signature);
+  Finish(k, valid);
+  return valid;
 }
 
 bool VerifiedTxCache::VerifyAndRemember(const crypto::Ed25519PublicKey& key,
                                         std::string_view domain, ByteView message,
                                         ByteView signature) const {
-  if (!real_.Verify(key, domain, message, signature)) return false;
   const Hash32 k = KeyOf(key, domain, message, signature);
-  std::lock_guard lock(mu_);
-  if (set_.insert(k).second) {
-    fifo_.push_back(k);
-    while (fifo_.size() > capacity_) {
-      set_.erase(fifo_.front());
-      fifo_.pop_front();
-    }
-  }
-  return true;
+  if (RememberedOrClaim(k, /*consume=*/false)) return true;
+  admission_checks_.fetch_add(1, std::memory_order_relaxed);
+  const bool valid = real_.Verify(key, domain, message, signature);
+  Finish(k, valid);
+  return valid;
 }
 
 size_t VerifiedTxCache::size() const {
   std::lock_guard lock(mu_);
-  return set_.size();
+  size_t n = 0;
+  for (const auto& [k, state] : entries_) n += state == State::kValid ? 1 : 0;
+  return n;
 }
 
 // ---- Mempool ----

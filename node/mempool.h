@@ -38,37 +38,52 @@ namespace hc::node {
 
 using consensus::TxId;
 
-// Remembers signatures that verified, until a block's execution looks them up once.
+// Remembers signatures that verified, so that each tx signature is checked with Ed25519 once per
+// node: at admission, or at execution for a tx whose block arrived before this node admitted it.
+// A signature being checked by one thread is claimed: another thread asking for it (the executor
+// racing the admission of the same relayed txs) waits for that result instead of checking again.
 class VerifiedTxCache final : public crypto::Verifier {
  public:
   // `real` must outlive the cache. At most `capacity` signatures are remembered (oldest first
   // out).
   VerifiedTxCache(const crypto::Verifier& real, size_t capacity);
 
-  // A remembered signature verifies without Ed25519 (and is forgotten); anything else is checked
-  // by the real verifier and not remembered.
+  // Block execution: a remembered signature verifies without Ed25519 (and is forgotten);
+  // anything else is checked by the real verifier, and remembered if valid (so that a relay of
+  // the same tx admitted meanwhile is not checked again).
   bool Verify(const crypto::Ed25519PublicKey& key, std::string_view domain, ByteView message,
               ByteView signature) const override;
 
-  // Checks with the real verifier and remembers a valid signature (mempool admission).
+  // Mempool admission: a remembered signature verifies; anything else is checked by the real
+  // verifier and remembered if valid.
   bool VerifyAndRemember(const crypto::Ed25519PublicKey& key, std::string_view domain,
                          ByteView message, ByteView signature) const;
 
   size_t size() const;
+  // Block lookups answered from the cache / checked with Ed25519 (not admitted here first).
   uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
   uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
+  // Ed25519 checks made at admission.
+  uint64_t admission_checks() const { return admission_checks_.load(std::memory_order_relaxed); }
 
  private:
+  enum class State : uint8_t { kChecking, kValid };
   static Hash32 KeyOf(const crypto::Ed25519PublicKey& key, std::string_view domain,
                       ByteView message, ByteView signature);
+  // True when `k` is remembered valid (forgotten if `consume`). Otherwise claims `k` for the
+  // caller, who must check it and call Finish. Waits while another thread holds the claim.
+  bool RememberedOrClaim(const Hash32& k, bool consume) const;
+  void Finish(const Hash32& k, bool valid) const;
 
   const crypto::Verifier& real_;
   const size_t capacity_;
   mutable std::mutex mu_;
-  mutable std::unordered_set<Hash32, consensus::Hash32Hasher> set_;
-  mutable std::deque<Hash32> fifo_;
+  mutable std::condition_variable checked_;  // a claim was finished
+  mutable std::unordered_map<Hash32, State, consensus::Hash32Hasher> entries_;
+  mutable std::deque<Hash32> fifo_;  // valid entries, oldest first (may name forgotten ones)
   mutable std::atomic<uint64_t> hits_{0};
   mutable std::atomic<uint64_t> misses_{0};
+  mutable std::atomic<uint64_t> admission_checks_{0};
 };
 
 enum class AdmitCode {
@@ -134,6 +149,7 @@ class Mempool {
 
   // Verifies a block's txs through the admission cache (ledger::PrepareBlock).
   const crypto::Verifier& block_verifier() const { return cache_; }
+  const VerifiedTxCache& verified_cache() const { return cache_; }
   const VerifiedTxCache& cache() const { return cache_; }
 
  private:

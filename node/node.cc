@@ -758,6 +758,22 @@ void NodeImpl::RefreshMetrics() {
                                        "Replica counter (consensus/metrics.h)"));
     }
   }
+  // Client tx signatures: each should be checked with Ed25519 once per node (at admission, or
+  // at execution for a tx this node had not admitted before its block), never twice.
+  const VerifiedTxCache& vc = mempool_->verified_cache();
+  const std::pair<const char*, uint64_t> tx_sig_checks[] = {
+      {"admission", vc.admission_checks()},
+      {"block", vc.misses()},
+  };
+  for (const auto& [path, value] : tx_sig_checks) {
+    m.AddDelta(std::string("txsig/") + path, value,
+               m.registry.GetCounter("hc_node_tx_signature_checks_total",
+                                     "Ed25519 checks of client tx signatures, by where",
+                                     {{"path", path}}));
+  }
+  m.AddDelta("txsig/cache_hits", vc.hits(),
+             m.registry.GetCounter("hc_node_tx_signature_cache_hits_total",
+                                   "Block txs whose signature had been checked at admission"));
   const TransportStats& ts = transport_->stats();
   const std::pair<const char*, const std::atomic<uint64_t>*> drops[] = {
       {"queue_full", &ts.dropped_queue_full},

@@ -481,6 +481,9 @@ struct RunResult {
   double ceiling_tps = 0;
   double achieved_over_ceiling = 0;
   double cpu_over_sigchecks = 0;
+  double tx_sig_checks_per_tx = 0;   // Ed25519 checks of client signatures per tx per validator
+  double consensus_sigs_per_tx = 0;  // PBFT message signature checks per tx, all validators
+  double txs_per_block = 0;
   double load_avg_1m = 0;
   double sign_s = 0;
   uint64_t prepared_txs = 0;
@@ -753,26 +756,33 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     });
   }
 
-  // Window boundaries: node CPU, generator CPU, committed counter, view changes.
-  auto snapshot = [&](double* cpu, double* committed, double* views) {
-    *cpu = 0;
-    for (auto& p : cluster.procs_) *cpu += ProcessCpuSeconds(p->pid());
+  // Window boundaries: node CPU, generator CPU, committed counter, view changes, and where the
+  // signature checks went (summed over validators).
+  struct Snapshot {
+    double cpu = 0, committed = 0, blocks = 0, views = 0, tx_sig_checks = 0, consensus_sigs = 0;
+  };
+  auto snapshot = [&](Snapshot* s) {
+    *s = Snapshot{};
+    for (auto& p : cluster.procs_) s->cpu += ProcessCpuSeconds(p->pid());
     const std::string m = Metrics(port0);
-    *committed = MetricSum(m, "hc_node_txs_committed_total");
-    *views = 0;
+    s->committed = MetricSum(m, "hc_node_txs_committed_total");
+    s->blocks = MetricSum(m, "hc_node_blocks_committed_total");
     for (uint16_t port : cluster.api_ports_) {
-      *views = std::max(*views, MetricSum(Metrics(port), "hc_consensus_new_views_installed_total"));
+      const std::string mv = Metrics(port);
+      s->views = std::max(s->views, MetricSum(mv, "hc_consensus_new_views_installed_total"));
+      s->tx_sig_checks += MetricSum(mv, "hc_node_tx_signature_checks_total");
+      s->consensus_sigs += MetricSum(mv, "hc_consensus_signatures_verified_total");
     }
   };
   const auto window_start = run_start + std::chrono::duration_cast<Clock::duration>(
                                             std::chrono::duration<double>(o.warmup_s));
   while (!g_stop && Clock::now() < window_start && !out_of_txs) std::this_thread::sleep_for(Ms(50));
-  double cpu0 = 0, com0 = 0, vc0 = 0, cpu1 = 0, com1 = 0, vc1 = 0;
-  snapshot(&cpu0, &com0, &vc0);
+  Snapshot s0, s1;
+  snapshot(&s0);
   const double gen0 = SelfCpuSeconds();
   const auto w0 = Clock::now();
   while (!g_stop && Clock::now() < load_end && !out_of_txs) std::this_thread::sleep_for(Ms(50));
-  snapshot(&cpu1, &com1, &vc1);
+  snapshot(&s1);
   const double gen1 = SelfCpuSeconds();
   const auto w1 = Clock::now();
   res.load_avg_1m = LoadAvg1();
@@ -786,7 +796,7 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
 
   res.ran_out_of_txs = out_of_txs;
   res.window_s = Seconds(w1 - w0);
-  res.committed_window = static_cast<uint64_t>(com1 - com0);
+  res.committed_window = static_cast<uint64_t>(s1.committed - s0.committed);
   res.committed_tps =
       res.window_s > 0 ? static_cast<double>(res.committed_window) / res.window_s : 0;
   const double ws = Seconds(w0 - run_start), we = Seconds(w1 - run_start);
@@ -802,8 +812,8 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   res.not_committed = not_committed;
   res.rejected = rejected;
   res.late_batches = late;
-  res.view_changes = vc1 - vc0;
-  res.node_cpu_s = cpu1 - cpu0;
+  res.view_changes = s1.views - s0.views;
+  res.node_cpu_s = s1.cpu - s0.cpu;
   res.gen_cpu_s = gen1 - gen0;
   if (res.committed_window > 0) {
     const double k = static_cast<double>(res.committed_window) / 1000;
@@ -813,6 +823,10 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     const double sig_s_per_tx = validators / res.verify_rate;
     res.cpu_over_sigchecks =
         (res.node_cpu_s / static_cast<double>(res.committed_window)) / sig_s_per_tx;
+    const double txs = static_cast<double>(res.committed_window);
+    res.tx_sig_checks_per_tx = (s1.tx_sig_checks - s0.tx_sig_checks) / txs / validators;
+    res.consensus_sigs_per_tx = (s1.consensus_sigs - s0.consensus_sigs) / txs;
+    if (s1.blocks > s0.blocks) res.txs_per_block = txs / (s1.blocks - s0.blocks);
   }
   res.achieved_over_ceiling = res.ceiling_tps > 0 ? res.committed_tps / res.ceiling_tps : 0;
   // Bytes on disk per committed tx, per validator (all data dirs / validators / txs ever
@@ -855,6 +869,9 @@ json::object ToJson(const RunResult& r) {
   o["ceiling_tps"] = r.ceiling_tps;
   o["achieved_over_ceiling"] = r.achieved_over_ceiling;
   o["cpu_over_signature_checks"] = r.cpu_over_sigchecks;
+  o["tx_signature_checks_per_tx_per_validator"] = r.tx_sig_checks_per_tx;
+  o["consensus_signature_checks_per_tx"] = r.consensus_sigs_per_tx;
+  o["txs_per_block"] = r.txs_per_block;
   o["load_average_1m"] = r.load_avg_1m;
   o["prepared_txs"] = r.prepared_txs;
   o["signing_s"] = r.sign_s;
@@ -873,8 +890,9 @@ std::string Markdown(const std::vector<RunResult>& runs) {
   std::ostringstream md;
   md << "| validators | load | committed tx/s | p50 ms | p90 ms | p99 ms | max ms | view changes "
         "| node CPU s / 1k tx | generator CPU s / 1k tx | disk B / tx | verify/s (1 core) | "
-        "ceiling tx/s | achieved / ceiling | CPU / sig checks | load avg |\n";
-  md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+        "ceiling tx/s | achieved / ceiling | CPU / sig checks | tx sig checks / tx / validator | "
+        "consensus sig checks / tx | txs / block | load avg |\n";
+  md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const RunResult& r : runs) {
     const std::string load = r.mode == "open"
                                  ? "open " + Fmt(r.offered_rate, 0) + " tx/s"
@@ -885,7 +903,8 @@ std::string Markdown(const std::vector<RunResult>& runs) {
        << " | " << Fmt(r.gen_cpu_per_1k, 3) << " | " << Fmt(r.bytes_per_tx, 0) << " | "
        << Fmt(r.verify_rate, 0) << " | " << Fmt(r.ceiling_tps, 0) << " | "
        << Fmt(r.achieved_over_ceiling, 2) << " | " << Fmt(r.cpu_over_sigchecks, 2) << " | "
-       << Fmt(r.load_avg_1m, 1) << " |";
+       << Fmt(r.tx_sig_checks_per_tx, 2) << " | " << Fmt(r.consensus_sigs_per_tx, 3) << " | "
+       << Fmt(r.txs_per_block, 0) << " | " << Fmt(r.load_avg_1m, 1) << " |";
     if (!r.error.empty()) md << " error: " << r.error;
     if (r.ran_out_of_txs) md << " (ran out of prepared txs: raise --txs)";
     md << "\n";

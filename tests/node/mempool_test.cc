@@ -19,15 +19,21 @@ namespace {
 using ledger::testing::TxFactory;
 namespace pb = ::healthchain::v1;
 
-// Counts the real verifications.
+// Counts the real verifications; while `hold` is set, a verification waits (in_verify counts
+// those waiting) so that a test can race a second thread against it.
 class CountingVerifier final : public crypto::Verifier {
  public:
   bool Verify(const crypto::Ed25519PublicKey& key, std::string_view domain, ByteView message,
               ByteView signature) const override {
     ++calls;
+    ++in_verify;
+    while (hold.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    --in_verify;
     return inner_->Verify(key, domain, message, signature);
   }
   mutable std::atomic<int> calls{0};
+  mutable std::atomic<int> in_verify{0};
+  std::atomic<bool> hold{false};
 
  private:
   std::unique_ptr<crypto::Verifier> inner_ = crypto::MakeFakeVerifier();
@@ -178,9 +184,54 @@ TEST_F(MempoolTest, BlockVerificationHitsTheAdmissionCache) {
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(verifier_.calls, 1);
   EXPECT_EQ(m.cache().hits(), 1u);
-  // A tx never admitted is verified for real, and not remembered.
+  EXPECT_EQ(m.cache().size(), 0u);  // looked up once, then forgotten
+  // A tx never admitted is verified for real at execution, and remembered, so that its relay
+  // admitted afterwards (before the block's commit is visible to admission) is not checked again.
   const std::string fresh = Tx();
   ASSERT_TRUE(ledger::DecodeTx(AsBytes(fresh), ledger::testing::kChainId, m.block_verifier()).ok());
+  EXPECT_EQ(verifier_.calls, 2);
+  EXPECT_EQ(m.cache().misses(), 1u);
+  ASSERT_EQ(m.Admit(AsBytes(fresh), 1, 0).code, AdmitCode::kAdmitted);
+  EXPECT_EQ(verifier_.calls, 2);
+  EXPECT_EQ(m.cache().admission_checks(), 1u);
+}
+
+// The executor and the admission worker racing over the same relayed txs (a block arriving while
+// its txs are still being admitted) check each signature once: the second asker waits for the
+// first one's answer.
+TEST_F(MempoolTest, ConcurrentChecksOfOneSignatureVerifyOnce) {
+  Mempool m = Make();
+  const std::string tx = Tx();
+  verifier_.hold = true;
+  std::thread admission([&] { EXPECT_EQ(m.Admit(AsBytes(tx), 1, 0).code, AdmitCode::kAdmitted); });
+  while (verifier_.in_verify.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::atomic<bool> executed{false};
+  std::thread executor([&] {
+    EXPECT_TRUE(ledger::DecodeTx(AsBytes(tx), ledger::testing::kChainId, m.block_verifier()).ok());
+    executed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(executed.load());  // waiting for the admission's check, not checking again
+  verifier_.hold = false;
+  admission.join();
+  executor.join();
+  EXPECT_EQ(verifier_.calls, 1);
+  EXPECT_EQ(m.cache().hits(), 1u);
+  EXPECT_EQ(m.cache().misses(), 0u);
+}
+
+// An invalid signature is not remembered: whoever asks next checks it again (and fails).
+TEST_F(MempoolTest, AnInvalidSignatureIsNeverRemembered) {
+  Mempool m = Make();
+  std::string tx = Tx();
+  pb::SignedTx signed_tx;
+  ASSERT_TRUE(signed_tx.ParseFromString(tx));
+  std::string sig = signed_tx.signature();
+  sig[0] = static_cast<char>(sig[0] ^ 1);
+  signed_tx.set_signature(sig);
+  tx = signed_tx.SerializeAsString();
+  EXPECT_EQ(m.Admit(AsBytes(tx), 1, 0).code, AdmitCode::kInvalid);
+  EXPECT_FALSE(ledger::DecodeTx(AsBytes(tx), ledger::testing::kChainId, m.block_verifier()).ok());
   EXPECT_EQ(verifier_.calls, 2);
   EXPECT_EQ(m.cache().size(), 0u);
 }
