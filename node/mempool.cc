@@ -4,6 +4,7 @@
 
 #include "common/assert.h"
 #include "common/clock.h"
+#include "common/thread_name.h"
 #include "consensus/limits.h"
 #include "crypto/hash.h"
 #include "ledger/tx.h"
@@ -276,7 +277,12 @@ uint64_t Mempool::bytes() const {
 AdmissionPool::AdmissionPool(Mempool& mempool, uint32_t threads, BatchFn on_batch)
     : mempool_(mempool), on_batch_(std::move(on_batch)), queue_(kAdmissionQueueCapacity) {
   HC_ASSERT(threads >= 1 && threads <= kVerifyThreadsMax);
-  for (uint32_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Run(); });
+  for (uint32_t i = 0; i < threads; ++i) {
+    workers_.emplace_back([this, i] {
+      SetThreadName("hc-verify-" + std::to_string(i));
+      Run();
+    });
+  }
 }
 
 AdmissionPool::~AdmissionPool() { Stop(); }

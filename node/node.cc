@@ -10,6 +10,7 @@
 #include "common/assert.h"
 #include "common/clock.h"
 #include "common/encoding.h"
+#include "common/thread_name.h"
 #include "consensus/limits.h"
 #include "consensus/signing.h"
 #include "crypto/keyfile.h"
@@ -312,18 +313,32 @@ Status NodeImpl::Start() {
   admission_ = std::make_unique<AdmissionPool>(
       *mempool_, std::clamp<uint32_t>(config_.limits.verify_threads, 1, kVerifyThreadsMax),
       [this](std::vector<AdmittedTx>& batch) { OnAdmittedBatch(batch); });
-  serve_thread_ = std::thread([this] { ServeLoop(); });
+  serve_thread_ = std::thread([this] {
+    SetThreadName("hc-state-serve");
+    ServeLoop();
+  });
   if (validator_) {
-    executor_thread_ = std::thread([this] { ExecutorLoop(); });
-    driver_thread_ = std::thread([this] { DriverLoop(); });
+    executor_thread_ = std::thread([this] {
+      SetThreadName("hc-executor");
+      ExecutorLoop();
+    });
+    driver_thread_ = std::thread([this] {
+      SetThreadName("hc-driver");
+      DriverLoop();
+    });
   } else {
-    follower_thread_ = std::thread([this] { FollowerLoop(); });
+    follower_thread_ = std::thread([this] {
+      SetThreadName("hc-follower");
+      FollowerLoop();
+    });
   }
   p2p_thread_ = std::thread([this] {
+    SetThreadName("hc-p2p");
     auto guard = boost::asio::make_work_guard(p2p_io_);
     p2p_io_.run();
   });
   api_thread_ = std::thread([this] {
+    SetThreadName("hc-api");
     auto guard = boost::asio::make_work_guard(api_io_);
     api_io_.run();
   });
