@@ -102,6 +102,14 @@ inline constexpr int64_t kWaitCommitRouteDeadlineMs = kWaitCommitMs + 2'000;
 // Commit waiters registered at once (each holds a Responder); beyond it wait=commit is refused.
 inline constexpr size_t kCommitWaitersMax = 100'000;
 
+// POST /v1/txs: txs one batch may carry, and the route's body limit. A batch of kBatchTxsMax txs
+// of the largest common size (about 1 KiB) fits well under the body limit; a larger tx simply
+// makes a smaller batch.
+inline constexpr size_t kBatchTxsMax = 4096;
+inline constexpr size_t kBatchBodyBytesMax = size_t{16} << 20;
+
+static_assert(kBatchTxsMax <= kAdmissionQueueCapacity,
+              "a whole batch must fit in the admission queue");
 static_assert(kDriverBatchMax >= 1 && kAdmissionBatchMax >= 1);
 static_assert(kStateServeBlocksMax == 257, "proto StateRequest: to_height <= from_height + 256");
 static_assert(kWaitCommitRouteDeadlineMs > kWaitCommitMs);

@@ -26,12 +26,7 @@ namespace {
 namespace json = boost::json;
 namespace http = boost::beast::http;
 
-// Txs one batch may carry, and the route's body limit. A batch of kBatchTxsMax txs of the largest
-// common size (≈ 1 KiB) fits well under the body limit; a larger tx simply makes a smaller batch.
-constexpr size_t kBatchTxsMax = 4096;
-constexpr size_t kBatchBodyBytesMax = size_t{16} << 20;
 static_assert(kBatchBodyBytesMax <= api::kBodyBytesCeiling);
-static_assert(kBatchTxsMax <= kAdmissionQueueCapacity);
 
 enum class BatchTxStatus { kPending, kDuplicate, kInvalid, kMempoolFull };
 
