@@ -27,7 +27,15 @@ struct CommittedBlockEvent {
   uint64_t first_entry = 0;           // log index of the block's first tx
   std::vector<Bytes> txs;             // SignedTx bytes, in block order
   std::vector<std::string> receipts;  // serialized healthchain.v1.Receipt, one per tx
+  // The record ids whose erasure (erase_record, receipt OK) this block committed, in block order:
+  // the payload store deletes their ciphertext (P4) without parsing every tx again.
+  std::vector<std::string> erased_records;
 };
+
+// The erased_records of a block, found by parsing its txs and receipts: for blocks whose decoded
+// txs are not at hand (blocks fetched by state transfer; tests).
+std::vector<std::string> ParseErasedRecords(const std::vector<Bytes>& txs,
+                                            const std::vector<std::string>& receipts);
 
 class LedgerView {
  public:

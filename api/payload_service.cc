@@ -257,20 +257,24 @@ ProblemOr<PayloadDownload> PayloadService::Get(const Caller& caller, std::string
   return out;
 }
 
-void PayloadService::OnCommittedBlock(const CommittedBlockEvent& block) {
-  for (size_t i = 0; i < block.txs.size() && i < block.receipts.size(); ++i) {
+std::vector<std::string> ParseErasedRecords(const std::vector<Bytes>& txs,
+                                            const std::vector<std::string>& receipts) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < txs.size() && i < receipts.size(); ++i) {
     pb::Receipt receipt;
-    if (!receipt.ParseFromString(block.receipts[i]) || receipt.status() != pb::TX_STATUS_OK) {
-      continue;
-    }
+    if (!receipt.ParseFromString(receipts[i]) || receipt.status() != pb::TX_STATUS_OK) continue;
     pb::SignedTx tx;
     pb::TxBody body;
-    const Bytes& bytes = block.txs[i];
-    if (!tx.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
-        !body.ParseFromString(tx.body()) || !body.has_erase_record()) {
-      continue;
+    if (tx.ParseFromArray(txs[i].data(), static_cast<int>(txs[i].size())) &&
+        body.ParseFromString(tx.body()) && body.has_erase_record()) {
+      out.push_back(body.erase_record().record_id());
     }
-    const std::string& id = body.erase_record().record_id();
+  }
+  return out;
+}
+
+void PayloadService::OnCommittedBlock(const CommittedBlockEvent& block) {
+  for (const std::string& id : block.erased_records) {
     if (!ValidRecordId(id)) continue;
     if (Status s = store_.DeleteRecord(id); !s.ok()) {
       spdlog::error("payload store: erasing record '{}' at height {}: {}", id, block.height,

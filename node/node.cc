@@ -35,6 +35,33 @@ pb::Block ToPbBlock(const consensus::Block& in) {
   return out;
 }
 
+// The erase_record txs of a block, by index in the block: their erasure commits if the receipt
+// says OK (CommittedErasures).
+using ErasureCandidates = std::vector<std::pair<size_t, std::string>>;
+
+ErasureCandidates ErasuresOf(const ledger::ExecutableBlock& block) {
+  ErasureCandidates out;
+  for (size_t i = 0; i < block.txs.size(); ++i) {
+    const auto& decoded = block.txs[i].decoded;
+    if (decoded && decoded->body.has_erase_record()) {
+      out.emplace_back(i, decoded->body.erase_record().record_id());
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> CommittedErasures(ErasureCandidates candidates,
+                                           const ledger::CommittedBlock& committed) {
+  std::vector<std::string> out;
+  const auto& receipts = committed.execution.receipts;
+  for (auto& [index, id] : candidates) {
+    if (index < receipts.size() && receipts[index].status() == pb::TX_STATUS_OK) {
+      out.push_back(std::move(id));
+    }
+  }
+  return out;
+}
+
 pb::CommitCertificate ToPbCert(const consensus::CommitCertificate& in) {
   pb::CommitCertificate out;
   out.set_height(in.height.value());
@@ -882,6 +909,7 @@ void NodeImpl::ExecuteCertified(const consensus::CertifiedBlock& cb) {
         height, header.timestamp_ms(), txs, genesis_.chain_id, mempool_->block_verifier());
     ids.reserve(prepared.txs.size());
     for (const ledger::BlockTx& t : prepared.txs) ids.push_back(t.tx_id);
+    ErasureCandidates erasures = ErasuresOf(prepared);
     Result<ledger::CommittedBlock> committed = Status(StatusCode::kInternal, "not run");
     {
       std::unique_lock lock(ledger_mu_);
@@ -893,7 +921,8 @@ void NodeImpl::ExecuteCertified(const consensus::CertifiedBlock& cb) {
       return;
     }
     ledger_height_ = height;
-    PublishCommitted(block, header.timestamp_ms(), committed.value());
+    PublishCommitted(block, header.timestamp_ms(), committed.value(),
+                     CommittedErasures(std::move(erasures), committed.value()));
     summary = MakeExecSummary(height, committed->block_hash, header.timestamp_ms(),
                               committed->log_size, committed->log_root);
     executed = std::move(committed).value();
@@ -925,7 +954,8 @@ void NodeImpl::AfterCommit(const std::vector<TxId>& ids, const ledger::Committed
 }
 
 void NodeImpl::PublishCommitted(const pb::Block& block, int64_t timestamp_ms,
-                                const ledger::CommittedBlock& committed) {
+                                const ledger::CommittedBlock& committed,
+                                std::optional<std::vector<std::string>> erased_records) {
   if (!ledger_view_ || !ledger_view_->has_subscribers()) return;
   api::CommittedBlockEvent ev;
   ev.height = committed.height;
@@ -935,6 +965,8 @@ void NodeImpl::PublishCommitted(const pb::Block& block, int64_t timestamp_ms,
   ev.txs.reserve(block.txs_size());
   for (const std::string& tx : block.txs()) ev.txs.push_back(ToBytes(tx));
   ev.receipts = committed.execution.receipt_bytes;
+  ev.erased_records =
+      erased_records ? std::move(*erased_records) : api::ParseErasedRecords(ev.txs, ev.receipts);
   ledger_view_->Publish(ev);
 }
 
@@ -1082,7 +1114,7 @@ size_t NodeImpl::ApplyFetched(uint32_t peer, const consensus::StateResponse& res
     for (const std::string& tx : block.txs()) ids.push_back(ledger::TxIdOf(AsBytes(tx)));
     pb::BlockHeader header;
     if (header.ParseFromString(block.header())) {
-      PublishCommitted(block, header.timestamp_ms(), committed.value());
+      PublishCommitted(block, header.timestamp_ms(), committed.value(), std::nullopt);
     }
     AfterCommit(ids, committed.value(), cert, false);
   }

@@ -256,7 +256,9 @@ class NodeImpl {
                    const ::healthchain::v1::CommitCertificate& certificate, bool own_mempool);
   // Hands a committed block to the exchange API's commit subscribers (the event stream).
   void PublishCommitted(const ::healthchain::v1::Block& block, int64_t timestamp_ms,
-                        const ledger::CommittedBlock& committed);
+                        const ledger::CommittedBlock& committed,
+                        std::optional<std::vector<std::string>> erased_records);
+  // (erased_records: from the executed block's decoded txs; nullopt parses them.)
 
   void ServeLoop();
   void ServeStateRequest(const ServeRequest& req);

@@ -88,6 +88,7 @@ class FakeLedgerView final : public LedgerView {
     ev.first_entry = r->execution.first_entry;
     for (const auto& tx : block.txs()) ev.txs.push_back(ToBytes(tx));
     ev.receipts = r->execution.receipt_bytes;
+    ev.erased_records = ParseErasedRecords(ev.txs, ev.receipts);
     {
       std::lock_guard lock(subs_mu_);
       for (auto& [id, fn] : subs_) fn(ev);

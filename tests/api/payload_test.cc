@@ -50,6 +50,7 @@ class FakeLedgerView final : public LedgerView {
     e.first_entry = c.execution.first_entry;
     for (const auto& t : txs) e.txs.push_back(ToBytes(t));
     e.receipts = c.execution.receipt_bytes;
+    e.erased_records = ParseErasedRecords(e.txs, e.receipts);
     for (const auto& [live, fn] : subscribers_) {
       if (*live) fn(e);
     }

@@ -4,6 +4,7 @@
 // access → 403; a tampered upload is refused; erasure leaves nothing to fetch.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,6 +14,8 @@
 #include "common/encoding.h"
 #include "crypto/keyfile.h"
 #include "exchange_fixture.h"
+#include "ledger/payload_store.h"
+#include "ledger/rocks_store.h"
 #include "ledger/tx.h"
 #include "run_process.h"
 
@@ -183,6 +186,27 @@ TEST_F(PayloadFlowTest, PutConsentAccessShareGetThenDenialsTamperingAndErasure) 
     b.mutable_erase_record()->set_reason("patient request");
     ASSERT_EQ(Commit(b, alice), "OK");
   }
+  // The commit itself deleted the ciphertext and the wrapped keys from node 0's disk (P4), before
+  // anyone asked for the record (a GET of an erased record would also delete them).
+  procs_[0]->Kill(SIGTERM);
+  ASSERT_TRUE(procs_[0]->Wait(Ms(15'000)).has_value());
+  {
+    ledger::RocksOptions existing;
+    existing.create_if_missing = false;  // the node's own database, not a new empty one
+    auto store = ledger::RocksKvStore::Open(net_.nodes[0].dir + "/data/db", existing);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    std::vector<std::string> held;
+    ASSERT_TRUE(ledger::PayloadStore(**store)
+                    .ForEachRecord([&](std::string_view id) {
+                      held.emplace_back(id);
+                      return true;
+                    })
+                    .ok());
+    EXPECT_EQ(std::count(held.begin(), held.end(), "r1"), 0);
+  }
+  StartNode(0);
+  ASSERT_TRUE(WaitUntil([&] { return Signed("GET", "/v1/payloads/r1", "", alice).status != 0; },
+                        Ms(15'000)));
   HttpResult erased;
   ASSERT_TRUE(WaitUntil(
       [&] {
