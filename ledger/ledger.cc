@@ -338,9 +338,9 @@ Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
     return Reject("block holds " + std::to_string(block.txs_size()) + " txs, over the limit");
   }
   std::vector<std::string> txs(block.txs().begin(), block.txs().end());
-  return Commit(
-      block, certificate,
-      PrepareBlock(header.height(), header.timestamp_ms(), txs, genesis_.chain_id, verifier_));
+  return Commit(block, certificate,
+                PrepareBlock(header.height(), header.timestamp_ms(), std::move(txs),
+                             genesis_.chain_id, verifier_));
 }
 
 Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
@@ -377,20 +377,16 @@ Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
                   std::to_string(block.txs_size()) + " txs");
   }
   size_t total = block.header().size();
-  std::vector<std::string> txs;
-  txs.reserve(block.txs_size());
-  for (const std::string& tx : block.txs()) {
-    total += tx.size();
-    txs.push_back(tx);
-  }
+  for (const std::string& tx : block.txs()) total += tx.size();
   if (total > kBlockMaxBytes) return Reject("block is over the size limit");
+  const size_t tx_count = static_cast<size_t>(block.txs_size());
   if (prepared.height != h || prepared.timestamp_ms != header.timestamp_ms() ||
-      prepared.txs.size() != txs.size()) {
+      prepared.txs.size() != tx_count) {
     return InvalidArgument("the prepared txs are not this block's");
   }
   crypto::CompactRange txs_range;
-  for (size_t i = 0; i < txs.size(); ++i) {
-    if (prepared.txs[i].bytes != txs[i]) {
+  for (size_t i = 0; i < tx_count; ++i) {
+    if (prepared.txs[i].bytes != block.txs(static_cast<int>(i))) {
       return InvalidArgument("prepared tx " + std::to_string(i) + " is not the block's");
     }
     txs_range.Append(crypto::LeafHash(prepared.txs[i].tx_id));
@@ -428,7 +424,7 @@ Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
   info.set_block_hash(hash.data(), hash.size());
   info.set_timestamp_ms(header.timestamp_ms());
   info.set_first_entry(exec.first_entry);
-  info.set_tx_count(static_cast<uint32_t>(txs.size()));
+  info.set_tx_count(static_cast<uint32_t>(tx_count));
   info.set_log_size(range.size());
   info.set_log_root(root.data(), root.size());
   lpb::ChainTip tip;
@@ -441,7 +437,7 @@ Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
   batch.Put(Cf::kBlocks, keys::BlockInfo(h), Serialize(info));
   batch.Put(Cf::kBlocks, std::string(keys::kTip), Serialize(tip));
   batch.Put(Cf::kCerts, keys::Cert(h), Serialize(certificate));
-  if (!txs.empty()) {
+  if (tx_count > 0) {
     lpb::BlockReceipts group;
     group.set_height(h);
     for (const std::string& r : exec.receipt_bytes) group.add_receipts(r);

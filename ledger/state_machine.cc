@@ -994,22 +994,26 @@ Hash32 ClaimFingerprint(const pb::SubmitClaim& claim, ByteView provider_key) {
 ExecutableBlock PrepareBlock(uint64_t height, int64_t timestamp_ms,
                              const std::vector<std::string>& txs, std::string_view chain_id,
                              const crypto::Verifier& verifier) {
+  return PrepareBlock(height, timestamp_ms, std::vector<std::string>(txs), chain_id, verifier);
+}
+
+ExecutableBlock PrepareBlock(uint64_t height, int64_t timestamp_ms, std::vector<std::string>&& txs,
+                             std::string_view chain_id, const crypto::Verifier& verifier) {
   ExecutableBlock block;
   block.height = height;
   block.timestamp_ms = timestamp_ms;
-  block.txs.reserve(txs.size());
-  for (const std::string& bytes : txs) {
-    BlockTx tx;
-    tx.bytes = bytes;
-    Result<DecodedTx> decoded = DecodeTx(AsBytes(bytes), chain_id, verifier);
+  block.txs.resize(txs.size());
+  for (size_t i = 0; i < txs.size(); ++i) {
+    BlockTx& tx = block.txs[i];
+    tx.bytes = std::move(txs[i]);
+    Result<DecodedTx> decoded = DecodeTx(AsBytes(tx.bytes), chain_id, verifier);
     if (decoded.ok()) {
       tx.tx_id = decoded->tx_id;
       tx.decoded = std::move(decoded).value();
     } else {
-      tx.tx_id = TxIdOf(AsBytes(bytes));
+      tx.tx_id = TxIdOf(AsBytes(tx.bytes));
       tx.decode_status = decoded.status();
     }
-    block.txs.push_back(std::move(tx));
   }
   return block;
 }

@@ -45,6 +45,9 @@ struct ExecutableBlock {
 ExecutableBlock PrepareBlock(uint64_t height, int64_t timestamp_ms,
                              const std::vector<std::string>& txs, std::string_view chain_id,
                              const crypto::Verifier& verifier);
+// The same, moving the tx bytes into the result instead of copying them.
+ExecutableBlock PrepareBlock(uint64_t height, int64_t timestamp_ms, std::vector<std::string>&& txs,
+                             std::string_view chain_id, const crypto::Verifier& verifier);
 
 struct ExecutionResult {
   uint64_t first_entry = 0;                          // log index of the block's first entry

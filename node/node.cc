@@ -905,8 +905,9 @@ void NodeImpl::ExecuteCertified(const consensus::CertifiedBlock& cb) {
   }
   if (summary.height.value() != height) {
     std::vector<std::string> txs(block.txs().begin(), block.txs().end());
-    ledger::ExecutableBlock prepared = ledger::PrepareBlock(
-        height, header.timestamp_ms(), txs, genesis_.chain_id, mempool_->block_verifier());
+    ledger::ExecutableBlock prepared =
+        ledger::PrepareBlock(height, header.timestamp_ms(), std::move(txs), genesis_.chain_id,
+                             mempool_->block_verifier());
     ids.reserve(prepared.txs.size());
     for (const ledger::BlockTx& t : prepared.txs) ids.push_back(t.tx_id);
     ErasureCandidates erasures = ErasuresOf(prepared);
