@@ -52,6 +52,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -175,6 +176,45 @@ double ProcessCpuSeconds(pid_t pid) {
     if (i == 12) st = std::strtod(f.c_str(), nullptr);
   }
   return (ut + st) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds of each thread of `pid`, summed by thread group: the node names its threads
+// (hc-api, hc-p2p, hc-verify-N, hc-driver, hc-executor, ...); numbered ones are summed
+// (hc-verify), RocksDB's are "rocksdb", unnamed ones "other".
+void AddThreadCpuSeconds(pid_t pid, std::map<std::string, double>* out) {
+  std::error_code ec;
+  const fs::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& entry : fs::directory_iterator(tasks, ec)) {
+    std::ifstream comm_in(entry.path() / "comm");
+    std::string comm;
+    std::getline(comm_in, comm);
+    if (comm.empty()) continue;  // the thread ended meanwhile
+    std::string group = comm;
+    if (group.rfind("rocksdb", 0) == 0) {
+      group = "rocksdb";
+    } else if (group.rfind("hc-", 0) != 0) {
+      group = "other";
+    } else {
+      const size_t dash = group.find_last_of('-');
+      if (dash != std::string::npos && dash + 1 < group.size() &&
+          std::all_of(group.begin() + static_cast<long>(dash) + 1, group.end(),
+                      [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+        group.resize(dash);
+      }
+    }
+    std::ifstream in(entry.path() / "stat");
+    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t close = s.rfind(')');
+    if (close == std::string::npos || close + 2 > s.size()) continue;
+    std::istringstream fields(s.substr(close + 2));
+    std::string f;
+    double ut = 0, st = 0;
+    for (int i = 0; i <= 12 && (fields >> f); ++i) {
+      if (i == 11) ut = std::strtod(f.c_str(), nullptr);
+      if (i == 12) st = std::strtod(f.c_str(), nullptr);
+    }
+    (*out)[group] += (ut + st) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
 }
 
 double SelfCpuSeconds() {
@@ -484,6 +524,8 @@ struct RunResult {
   double tx_sig_checks_per_tx = 0;   // Ed25519 checks of client signatures per tx per validator
   double consensus_sigs_per_tx = 0;  // PBFT message signature checks per tx, all validators
   double txs_per_block = 0;
+  // Node CPU by thread group (all validators), µs per committed tx: where the time goes.
+  std::map<std::string, double> thread_cpu_us_per_tx;
   double load_avg_1m = 0;
   double sign_s = 0;
   uint64_t prepared_txs = 0;
@@ -760,10 +802,14 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   // signature checks went (summed over validators).
   struct Snapshot {
     double cpu = 0, committed = 0, blocks = 0, views = 0, tx_sig_checks = 0, consensus_sigs = 0;
+    std::map<std::string, double> thread_cpu;
   };
   auto snapshot = [&](Snapshot* s) {
     *s = Snapshot{};
-    for (auto& p : cluster.procs_) s->cpu += ProcessCpuSeconds(p->pid());
+    for (auto& p : cluster.procs_) {
+      s->cpu += ProcessCpuSeconds(p->pid());
+      AddThreadCpuSeconds(p->pid(), &s->thread_cpu);
+    }
     const std::string m = Metrics(port0);
     s->committed = MetricSum(m, "hc_node_txs_committed_total");
     s->blocks = MetricSum(m, "hc_node_blocks_committed_total");
@@ -827,6 +873,11 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     res.tx_sig_checks_per_tx = (s1.tx_sig_checks - s0.tx_sig_checks) / txs / validators;
     res.consensus_sigs_per_tx = (s1.consensus_sigs - s0.consensus_sigs) / txs;
     if (s1.blocks > s0.blocks) res.txs_per_block = txs / (s1.blocks - s0.blocks);
+    for (const auto& [group, cpu] : s1.thread_cpu) {
+      const auto before = s0.thread_cpu.find(group);
+      const double used = cpu - (before == s0.thread_cpu.end() ? 0 : before->second);
+      res.thread_cpu_us_per_tx[group] = used * 1e6 / txs;
+    }
   }
   res.achieved_over_ceiling = res.ceiling_tps > 0 ? res.committed_tps / res.ceiling_tps : 0;
   // Bytes on disk per committed tx, per validator (all data dirs / validators / txs ever
@@ -872,6 +923,9 @@ json::object ToJson(const RunResult& r) {
   o["tx_signature_checks_per_tx_per_validator"] = r.tx_sig_checks_per_tx;
   o["consensus_signature_checks_per_tx"] = r.consensus_sigs_per_tx;
   o["txs_per_block"] = r.txs_per_block;
+  json::object threads;
+  for (const auto& [group, us] : r.thread_cpu_us_per_tx) threads[group] = us;
+  o["node_cpu_us_per_tx_by_thread"] = std::move(threads);
   o["load_average_1m"] = r.load_avg_1m;
   o["prepared_txs"] = r.prepared_txs;
   o["signing_s"] = r.sign_s;
@@ -908,6 +962,32 @@ std::string Markdown(const std::vector<RunResult>& runs) {
     if (!r.error.empty()) md << " error: " << r.error;
     if (r.ran_out_of_txs) md << " (ran out of prepared txs: raise --txs)";
     md << "\n";
+  }
+  // Where the node CPU goes, by thread (µs per committed tx, all validators together).
+  std::set<std::string> groups;
+  for (const RunResult& r : runs) {
+    for (const auto& [group, us] : r.thread_cpu_us_per_tx) groups.insert(group);
+  }
+  if (!groups.empty()) {
+    md << "\nNode CPU by thread, µs per committed tx (all validators):\n\n| validators | load |";
+    for (const std::string& g : groups) md << " " << g << " |";
+    md << " total |\n|---|---|";
+    for (size_t i = 0; i < groups.size(); ++i) md << "---|";
+    md << "---|\n";
+    for (const RunResult& r : runs) {
+      const std::string load = r.mode == "open"
+                                   ? "open " + Fmt(r.offered_rate, 0) + " tx/s"
+                                   : "closed " + std::to_string(r.inflight) + " in flight";
+      md << "| " << r.validators << " | " << load << " |";
+      double total = 0;
+      for (const std::string& g : groups) {
+        const auto it = r.thread_cpu_us_per_tx.find(g);
+        const double us = it == r.thread_cpu_us_per_tx.end() ? 0 : it->second;
+        total += us;
+        md << " " << Fmt(us) << " |";
+      }
+      md << " " << Fmt(total) << " |\n";
+    }
   }
   return md.str();
 }
