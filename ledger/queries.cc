@@ -216,7 +216,10 @@ Result<ProvedEntry> ProveEntry(const Ledger& ledger, uint64_t index, const Certi
   return p;
 }
 
-Result<TxAnswer> TxById(const Ledger& ledger, const Hash32& tx_id) {
+namespace {
+
+// The tx index record of `tx_id`: (height, index in block).
+Result<std::pair<uint64_t, uint32_t>> TxPosition(const Ledger& ledger, const Hash32& tx_id) {
   std::string where;
   Status s = ledger.reader().Get(Cf::kTxIndex, AsStr(tx_id), &where);
   if (s.code() == StatusCode::kNotFound) {
@@ -227,8 +230,31 @@ Result<TxAnswer> TxById(const Ledger& ledger, const Hash32& tx_id) {
     return Corruption("ledger store: " + DescribeKey(Cf::kTxIndex, AsStr(tx_id)) +
                       ": not a (height, index) pair");
   }
-  const uint64_t height = GetU64(where);
-  const uint32_t index = GetU32(where, 8);
+  return std::make_pair(GetU64(where), GetU32(where, 8));
+}
+
+}  // namespace
+
+Result<TxLocation> LocateTx(const Ledger& ledger, const Hash32& tx_id) {
+  HC_ASSIGN_OR_RETURN(auto pos, TxPosition(ledger, tx_id));
+  HC_ASSIGN_OR_RETURN(lpb::BlockInfo info, ledger.InfoAt(pos.first));
+  const uint64_t entry_index = info.first_entry() + pos.second;
+  HC_ASSIGN_OR_RETURN(std::string entry, ledger.EntryAt(entry_index));
+  ::healthchain::v1::LogEntry parsed;
+  if (!parsed.ParseFromString(entry)) {
+    return Corruption("ledger store: log entry " + std::to_string(entry_index) + " does not parse");
+  }
+  TxLocation l;
+  l.height = pos.first;
+  l.index_in_block = pos.second;
+  l.receipt = parsed.receipt();
+  return l;
+}
+
+Result<TxAnswer> TxById(const Ledger& ledger, const Hash32& tx_id) {
+  HC_ASSIGN_OR_RETURN(auto pos, TxPosition(ledger, tx_id));
+  const uint64_t height = pos.first;
+  const uint32_t index = pos.second;
   HC_ASSIGN_OR_RETURN(lpb::BlockInfo info, ledger.InfoAt(height));
   TxAnswer a;
   HC_ASSIGN_OR_RETURN(a.root, LatestCertifiedRoot(ledger));

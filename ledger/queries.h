@@ -108,6 +108,14 @@ struct TxAnswer {
 };
 Result<TxAnswer> TxById(const Ledger& ledger, const Hash32& tx_id);
 
+// Where a committed tx is and its receipt, without a proof (GET /v1/tx/{id}): NotFound as TxById.
+struct TxLocation {
+  uint64_t height = 0;
+  uint32_t index_in_block = 0;
+  ::healthchain::v1::Receipt receipt;
+};
+Result<TxLocation> LocateTx(const Ledger& ledger, const Hash32& tx_id);
+
 // A block by height with its certificate.
 struct BlockAnswer {
   ::healthchain::v1::Block block;

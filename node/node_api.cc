@@ -305,12 +305,11 @@ void NodeImpl::HandleGetTx(const api::Request& request, api::Responder responder
 Result<json::object> NodeImpl::CommittedTxJson(const TxId& id) const {
   std::shared_lock lock(ledger_mu_);
   if (!ledger_) return Unavailable("shutting down");
-  HC_ASSIGN_OR_RETURN(ledger::TxAnswer answer, ledger::TxById(*ledger_, id));
-  const uint64_t height = answer.entry.height;
-  HC_ASSIGN_OR_RETURN(auto info, ledger_->InfoAt(height));
-  HC_ASSIGN_OR_RETURN(auto cert, ledger_->CertificateAt(height));
-  return CommittedJson(id, height, answer.entry.index_in_block, HexOfBytes(info.block_hash()),
-                       answer.receipt, CertificateJson(cert));
+  HC_ASSIGN_OR_RETURN(ledger::TxLocation at, ledger::LocateTx(*ledger_, id));
+  HC_ASSIGN_OR_RETURN(auto info, ledger_->InfoAt(at.height));
+  HC_ASSIGN_OR_RETURN(auto cert, ledger_->CertificateAt(at.height));
+  return CommittedJson(id, at.height, at.index_in_block, HexOfBytes(info.block_hash()), at.receipt,
+                       CertificateJson(cert));
 }
 
 void NodeImpl::HandleStatus(const api::Request&, api::Responder responder) {

@@ -181,6 +181,24 @@ TEST_F(QueriesTest, TxByIdWithAVerifiableInclusionProof) {
   EXPECT_EQ(TxById(*ledger_, Hash32{}).status().code(), StatusCode::kNotFound);
 }
 
+// LocateTx answers what TxById does, without the proof (GET /v1/tx/{id}).
+TEST_F(QueriesTest, LocateTxAgreesWithTxById) {
+  const std::string denied = f.Access("h2", "no-such-record");  // a receipt other than OK
+  const std::string tx = f.Grant("alice", {});
+  CommitTxs(*ledger_, {f.Enroll("carl", "carl"), tx, denied});
+  for (const std::string& t : {tx, denied}) {
+    const Hash32 id = TxIdOf(AsBytes(t));
+    auto loc = LocateTx(*ledger_, id);
+    auto full = TxById(*ledger_, id);
+    ASSERT_TRUE(loc.ok()) << loc.status().ToString();
+    ASSERT_TRUE(full.ok()) << full.status().ToString();
+    EXPECT_EQ(loc->height, full->entry.height);
+    EXPECT_EQ(loc->index_in_block, full->entry.index_in_block);
+    EXPECT_EQ(loc->receipt.SerializeAsString(), full->receipt.SerializeAsString());
+  }
+  EXPECT_EQ(LocateTx(*ledger_, Hash32{}).status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(QueriesTest, BlockByHeight) {
   auto b = BlockByHeight(*ledger_, 2);
   ASSERT_TRUE(b.ok());
