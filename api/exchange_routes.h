@@ -2,12 +2,14 @@
 // registers its routes from its own file; the node calls RegisterExchangeRoutes once.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <memory>
 
 #include "api/auth.h"
 #include "api/ledger_view.h"
 #include "api/metrics.h"
 #include "api/router.h"
+#include "healthchain/v1/block.pb.h"
 
 namespace hc::api {
 
@@ -30,6 +32,9 @@ void RegisterPayloadRoutes(Router& router, const ExchangeContext& ctx);
 void RegisterProvenanceRoutes(Router& router, const ExchangeContext& ctx);
 // api/fhir_routes.cc: read-only FHIR R4 views under /fhir and GET /fhir/$export.
 void RegisterFhirRoutes(Router& router, const ExchangeContext& ctx);
+
+// A commit certificate as every route shows it ({height, view, block_hash, signatures}).
+boost::json::object CertificateJson(const ::healthchain::v1::CommitCertificate& certificate);
 
 inline void RegisterExchangeRoutes(Router& router, const ExchangeContext& ctx) {
   RegisterQueryRoutes(router, ctx);

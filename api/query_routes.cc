@@ -305,22 +305,6 @@ json::object ClaimJson(const lpb::ClaimState& c) {
   return o;
 }
 
-json::object CertificateJson(const pb::CommitCertificate& cert) {
-  json::object c;
-  c["height"] = cert.height();
-  c["view"] = cert.view();
-  c["block_hash"] = HexOf(cert.block_hash());
-  json::array sigs;
-  for (const auto& s : cert.signatures()) {
-    json::object so;
-    so["replica"] = s.replica();
-    so["signature"] = Base64Encode(AsBytes(s.signature()));
-    sigs.push_back(std::move(so));
-  }
-  c["signatures"] = std::move(sigs);
-  return c;
-}
-
 json::object BlockJson(const ledger::BlockAnswer& b) {
   const pb::BlockHeader& h = b.header;
   json::object header;
@@ -647,6 +631,23 @@ void GetBreakGlassQueue(const ExchangeContext& ctx, const Request& r, Responder 
 }
 
 }  // namespace
+
+json::object CertificateJson(const pb::CommitCertificate& cert) {
+  json::object c;
+  c["height"] = cert.height();
+  c["view"] = cert.view();
+  c["block_hash"] = HexOf(cert.block_hash());
+  json::array sigs;
+  sigs.reserve(static_cast<size_t>(cert.signatures_size()));
+  for (const auto& s : cert.signatures()) {
+    json::object so;
+    so["replica"] = s.replica();
+    so["signature"] = Base64Encode(AsBytes(s.signature()));
+    sigs.push_back(std::move(so));
+  }
+  c["signatures"] = std::move(sigs);
+  return c;
+}
 
 void RegisterQueryRoutes(Router& router, const ExchangeContext& ctx) {
   HC_ASSERT(ctx.view != nullptr && ctx.auth != nullptr);

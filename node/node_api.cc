@@ -50,23 +50,6 @@ json::object PendingJson(const TxId& id) {
   return o;
 }
 
-json::object CertificateJson(const pb::CommitCertificate& cert) {
-  json::object c;
-  c["height"] = cert.height();
-  c["view"] = cert.view();
-  c["block_hash"] = HexOfBytes(cert.block_hash());
-  json::array sigs;
-  sigs.reserve(static_cast<size_t>(cert.signatures_size()));
-  for (const auto& s : cert.signatures()) {
-    json::object so;
-    so["replica"] = s.replica();
-    so["signature"] = Base64Encode(AsBytes(s.signature()));
-    sigs.push_back(std::move(so));
-  }
-  c["signatures"] = std::move(sigs);
-  return c;
-}
-
 // A committed tx as POST /v1/tx?wait=commit and GET /v1/tx/{id} answer it.
 json::object CommittedJson(const TxId& id, uint64_t height, uint32_t index,
                            std::string block_hash_hex, const pb::Receipt& r,
@@ -309,7 +292,7 @@ Result<json::object> NodeImpl::CommittedTxJson(const TxId& id) const {
   HC_ASSIGN_OR_RETURN(auto info, ledger_->InfoAt(at.height));
   HC_ASSIGN_OR_RETURN(auto cert, ledger_->CertificateAt(at.height));
   return CommittedJson(id, at.height, at.index_in_block, HexOfBytes(info.block_hash()), at.receipt,
-                       CertificateJson(cert));
+                       api::CertificateJson(cert));
 }
 
 void NodeImpl::HandleStatus(const api::Request&, api::Responder responder) {
@@ -438,7 +421,7 @@ void NodeImpl::NotifyWaiters(const std::vector<TxId>& ids, const ledger::Committ
     }
   }
   if (ready.empty()) return;
-  const json::object cert = CertificateJson(certificate);
+  const json::object cert = api::CertificateJson(certificate);
   const auto& receipts = committed.execution.receipts;
   for (Ready& r : ready) {
     HC_ASSERT_LT(r.index, receipts.size());
