@@ -162,11 +162,13 @@ class NodeProcess {
 };
 
 // utime + stime of a process, in seconds (/proc/<pid>/stat fields 14 and 15).
-double ProcessCpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+// utime + stime from a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat file, in seconds (0 when
+// the process or thread is gone).
+double StatCpuSeconds(const fs::path& stat_path) {
+  std::ifstream in(stat_path);
   std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const size_t close = s.rfind(')');
-  if (close == std::string::npos) return 0;
+  if (close == std::string::npos || close + 2 > s.size()) return 0;
   std::istringstream fields(s.substr(close + 2));
   std::string f;
   double ut = 0, st = 0;
@@ -176,6 +178,10 @@ double ProcessCpuSeconds(pid_t pid) {
     if (i == 12) st = std::strtod(f.c_str(), nullptr);
   }
   return (ut + st) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double ProcessCpuSeconds(pid_t pid) {
+  return StatCpuSeconds("/proc/" + std::to_string(pid) + "/stat");
 }
 
 // CPU seconds of each thread of `pid`, summed by thread group: the node names its threads
@@ -202,18 +208,7 @@ void AddThreadCpuSeconds(pid_t pid, std::map<std::string, double>* out) {
         group.resize(dash);
       }
     }
-    std::ifstream in(entry.path() / "stat");
-    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const size_t close = s.rfind(')');
-    if (close == std::string::npos || close + 2 > s.size()) continue;
-    std::istringstream fields(s.substr(close + 2));
-    std::string f;
-    double ut = 0, st = 0;
-    for (int i = 0; i <= 12 && (fields >> f); ++i) {
-      if (i == 11) ut = std::strtod(f.c_str(), nullptr);
-      if (i == 12) st = std::strtod(f.c_str(), nullptr);
-    }
-    (*out)[group] += (ut + st) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    (*out)[group] += StatCpuSeconds(entry.path() / "stat");
   }
 }
 
