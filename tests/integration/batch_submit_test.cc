@@ -2,6 +2,9 @@
 // batch gets its own result, in order, and the admitted ones commit.
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 #include "tests/integration/network_fixture.h"
 
 namespace hc::integration {
@@ -110,6 +113,57 @@ TEST_F(BatchSubmitTest, ValidDuplicateAndGarbageEntriesGetTheirOwnStatusAndValid
   std::string bad = Delimited({txs[0]});
   bad.pop_back();
   EXPECT_EQ(Http(Api(0), "POST", "/v1/txs", bad, "application/x-protobuf").status, 400);
+}
+
+// DESIGN.md §8: every validator checks every client signature exactly once, whether the tx
+// reached it by its client, by relay, or only inside a block (and even when the block races the
+// relay's admission). Batches go to all four validators at once, so that blocks often reach a
+// backup before the relays of their txs are admitted.
+TEST_F(BatchSubmitTest, EveryValidatorChecksEachSignatureExactlyOnce) {
+  MakeNetwork(4, 0);
+  StartAll();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (size_t i = 0; i < 4; ++i) {
+          if (!StatusOf(i)) return false;
+        }
+        return true;
+      },
+      Ms(20'000)));
+  TxMaker maker(net_);
+  constexpr size_t kPerNode = 200;
+  std::vector<std::vector<std::string>> batches(4);
+  for (auto& b : batches) {
+    for (size_t i = 0; i < kPerNode; ++i) b.push_back(maker.Next());
+  }
+  std::vector<std::thread> clients;
+  std::vector<int> statuses(4, 0);
+  for (size_t n = 0; n < 4; ++n) {
+    clients.emplace_back([&, n] {
+      statuses[n] = Http(Api(n), "POST", "/v1/txs?wait=commit", Delimited(batches[n]),
+                         "application/x-protobuf", Ms(35'000))
+                        .status;
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  for (int st : statuses) ASSERT_EQ(st, 200);
+  // The metrics are refreshed every 100 ms: wait until every validator has executed everything,
+  // then its signature checks must equal its committed txs (all valid, none pending).
+  for (size_t n = 0; n < 4; ++n) {
+    double checks = 0;
+    double committed = 0;
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          const std::string m = Http(Api(n), "GET", "/metrics").body;
+          checks = MetricValue(m, "hc_node_tx_signature_checks_total{path=\"admission\"}") +
+                   MetricValue(m, "hc_node_tx_signature_checks_total{path=\"block\"}");
+          committed = MetricValue(m, "hc_node_txs_committed_total");
+          return committed >= 4 * kPerNode && checks == committed;
+        },
+        Ms(15'000)))
+        << "validator " << n << ": " << checks << " signature checks for " << committed
+        << " committed txs";
+  }
 }
 
 }  // namespace

@@ -314,7 +314,12 @@ TEST_F(ExchangeE2eTest, ClaimProvenanceVerifiesOfflineAndFhirViewsFollowTheReadR
     ASSERT_EQ(r.status, 200) << r.body;
     const json::object& c = r.json.at("consistency").as_object();
     EXPECT_EQ(c.at("size1").to_number<uint64_t>(), m);
-    EXPECT_EQ(c.at("size2").to_number<uint64_t>(), n);
+    // The proof ends at this bundle's own certified log, which may have grown since b0: when b0
+    // took the 409 path above, the extra tx is certified by an empty block (R3) once the chain
+    // has been idle for empty_block_delay_ms, which a slow (sanitizer) build can hit in between.
+    EXPECT_EQ(c.at("size2").to_number<uint64_t>(),
+              r.json.at("header").at("log_size").to_number<uint64_t>());
+    EXPECT_GE(c.at("size2").to_number<uint64_t>(), n);
     auto v = Verify(WriteFile("since.json", r.body));
     EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
     EXPECT_NE(v.out.find("verified"), std::string::npos) << v.out;

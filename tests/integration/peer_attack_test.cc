@@ -12,13 +12,6 @@
 namespace hc::integration {
 namespace {
 
-// The value of one series of a Prometheus exposition ("name{labels}"), or -1 when absent.
-double MetricValue(const std::string& exposition, const std::string& series) {
-  const size_t at = exposition.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(exposition.substr(at + series.size() + 2));
-}
-
 // A transport of our own that dials node 0 with the given TLS identity.
 class Rogue {
  public:

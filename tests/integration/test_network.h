@@ -323,6 +323,13 @@ inline bool WaitUntil(const std::function<bool()>& pred, Ms timeout) {
 
 // Signs RegisterOrg txs for fresh hospitals with the network's commission key (each commits with
 // receipt OK).
+// The value of one series of a Prometheus exposition ("name{labels}"), or -1 when absent.
+inline double MetricValue(const std::string& exposition, const std::string& series) {
+  const size_t at = exposition.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(exposition.substr(at + series.size() + 2));
+}
+
 class TxMaker {
  public:
   explicit TxMaker(const TestNetwork& net) : chain_id_(net.genesis.chain_id) {
