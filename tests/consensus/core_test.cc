@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <list>
 #include <map>
 #include <vector>
 
@@ -26,7 +27,8 @@ Hash32 H(uint8_t b) {
 class OSetTest : public ::testing::Test {
  protected:
   const Hash32 genesis_ = H(0);
-  std::map<Hash32, Hash32> parent_;  // block hash -> prev hash
+  std::map<Hash32, Hash32> parent_;            // block hash -> prev hash
+  std::list<std::vector<ViewChange>> inputs_;  // every Compute's inputs; see Compute
 
   PreparedCertificate Cert(uint64_t view, uint64_t seq, const Hash32& hash, const Hash32& prev) {
     parent_[hash] = prev;
@@ -46,9 +48,13 @@ class OSetTest : public ::testing::Test {
     vc.prepared = std::move(certs);
     return vc;
   }
-  NewViewSet Compute(const std::vector<ViewChange>& vcs) {
+  // The result points into its inputs (NewViewSet::entries, stable_source), so the inputs are
+  // kept here for the whole test: callers pass a temporary list that would otherwise be destroyed
+  // at the end of the statement, leaving `o` dangling (found by ASan).
+  NewViewSet Compute(std::vector<ViewChange> vcs) {
+    const std::vector<ViewChange>& kept = inputs_.emplace_back(std::move(vcs));
     std::vector<const ViewChange*> ptrs;
-    for (const ViewChange& vc : vcs) ptrs.push_back(&vc);
+    for (const ViewChange& vc : kept) ptrs.push_back(&vc);
     return ComputeNewViewSet(ptrs, genesis_, [this](const PreparedCertificate& c) {
       auto it = parent_.find(c.pre_prepare.block_hash);
       return it == parent_.end() ? std::optional<Hash32>() : std::optional<Hash32>(it->second);
