@@ -105,6 +105,9 @@ struct Options {
   std::string json_out;
   std::string md_out;
   bool keep = false;
+  // Genesis consensus parameters (0: `hcctl network new`'s defaults).
+  int64_t batch_delay_ms = 0;
+  uint32_t batch_txs_max = 0;
 };
 
 // ---- Processes ----
@@ -604,6 +607,8 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   spec.validators = validators;
   spec.overwrite = true;
   spec.log_level = "warn";
+  if (o.batch_delay_ms > 0) spec.consensus.batch_delay_ms = static_cast<uint32_t>(o.batch_delay_ms);
+  if (o.batch_txs_max > 0) spec.consensus.batch_txs_max = o.batch_txs_max;
   const uint16_t base = FreePortBase(4 * validators);
   if (base == 0) {
     res.error = "no free port range";
@@ -997,6 +1002,13 @@ int Main(int argc, char** argv) {
   app.add_option("--inflight", o.inflight, "closed loop: txs in flight")
       ->check(CLI::Range(1u, 200'000u));
   app.add_option("--batch", o.batch, "txs per POST /v1/txs")->check(CLI::Range(1u, 4096u));
+  app.add_option("--batch-delay-ms", o.batch_delay_ms,
+                 "genesis: the primary closes a block this long after its oldest tx arrived "
+                 "(default: hcctl network new's)")
+      ->check(CLI::Range(int64_t{1}, int64_t{60'000}));
+  app.add_option("--batch-txs-max", o.batch_txs_max,
+                 "genesis: txs per block at most (default: hcctl network new's)")
+      ->check(CLI::Range(1u, 100'000u));
   app.add_option("--warmup", o.warmup_s, "seconds of load before the window")
       ->check(CLI::Range(0.0, 600.0));
   app.add_option("--window", o.window_s, "seconds measured")->check(CLI::Range(0.5, 3600.0));
