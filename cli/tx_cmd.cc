@@ -227,7 +227,7 @@ Result<int64_t> ParseTime(const std::string& flag, const std::string& s, int64_t
 }
 
 Result<pb::Purpose> ParsePurpose(const std::string& flag, const std::string& s) {
-  pb::Purpose p;
+  pb::Purpose p{};
   if (!pb::Purpose_Parse("PURPOSE_" + Upper(s), &p) || p == pb::PURPOSE_UNSPECIFIED) {
     return InvalidArgument(flag + " " + s +
                            ": expected TREAT, ETREAT, HPAYMT, HOPERAT, HRESCH, PUBHLTH or PATRQT");
@@ -236,7 +236,7 @@ Result<pb::Purpose> ParsePurpose(const std::string& flag, const std::string& s) 
 }
 
 Result<pb::RecordCategory> ParseCategory(const std::string& flag, const std::string& s) {
-  pb::RecordCategory c;
+  pb::RecordCategory c{};
   if (!pb::RecordCategory_Parse("RECORD_CATEGORY_" + Upper(s), &c) ||
       c == pb::RECORD_CATEGORY_UNSPECIFIED) {
     return InvalidArgument(flag + " " + s +
@@ -466,7 +466,7 @@ Status BuildSubmitClaim(const TxOptions& o, int64_t, pb::TxBody* body) {
 }
 
 Status BuildAdjudicateClaim(const TxOptions& o, int64_t, pb::TxBody* body) {
-  pb::ClaimDecision decision;
+  pb::ClaimDecision decision{};
   if (!pb::ClaimDecision_Parse("CLAIM_DECISION_" + Upper(o.decision), &decision) ||
       decision == pb::CLAIM_DECISION_UNSPECIFIED) {
     return InvalidArgument("--decision " + o.decision + ": expected approved, partial or rejected");

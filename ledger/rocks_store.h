@@ -4,7 +4,8 @@
 // is translated to an hc::Status here; no RocksDB type leaks out of this file's implementation.
 //
 // Thread-safety: all reads and writes are safe from several threads at once (RocksDB's own
-// guarantee); the ledger drives writes from one thread.
+// guarantee). In a node the executor (the ledger) and the driver (the consensus store) write at
+// the same time, and the verify workers read; RocksDB groups concurrent writes into one.
 #pragma once
 
 #include <memory>
