@@ -38,14 +38,7 @@ class BatchSubmitTest : public NetworkTest {};
 TEST_F(BatchSubmitTest, ValidDuplicateAndGarbageEntriesGetTheirOwnStatusAndValidOnesCommit) {
   MakeNetwork(4, 0);
   StartAll();
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        for (size_t i = 0; i < 4; ++i) {
-          if (!StatusOf(i)) return false;
-        }
-        return true;
-      },
-      Ms(20'000)));
+  ASSERT_TRUE(WaitAllUp(Ms(20'000)));
   TxMaker maker(net_);
   constexpr int kValid = 20;
   std::vector<std::string> txs;
@@ -122,14 +115,7 @@ TEST_F(BatchSubmitTest, ValidDuplicateAndGarbageEntriesGetTheirOwnStatusAndValid
 TEST_F(BatchSubmitTest, EveryValidatorChecksEachSignatureExactlyOnce) {
   MakeNetwork(4, 0);
   StartAll();
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        for (size_t i = 0; i < 4; ++i) {
-          if (!StatusOf(i)) return false;
-        }
-        return true;
-      },
-      Ms(20'000)));
+  ASSERT_TRUE(WaitAllUp(Ms(20'000)));
   TxMaker maker(net_);
   constexpr size_t kPerNode = 200;
   std::vector<std::vector<std::string>> batches(4);
