@@ -4,6 +4,7 @@
 
 #include <boost/json/object.hpp>
 #include <memory>
+#include <optional>
 
 #include "api/auth.h"
 #include "api/ledger_view.h"
@@ -32,6 +33,11 @@ void RegisterPayloadRoutes(Router& router, const ExchangeContext& ctx);
 void RegisterProvenanceRoutes(Router& router, const ExchangeContext& ctx);
 // api/fhir_routes.cc: read-only FHIR R4 views under /fhir and GET /fhir/$export.
 void RegisterFhirRoutes(Router& router, const ExchangeContext& ctx);
+
+// Authenticates a signed request (api/auth.h); on failure answers it (problem+json) and returns
+// nullopt. Routes that answer otherwise (FHIR, WebSocket) call the authenticator themselves.
+std::optional<Caller> AuthenticateOrAnswer(const ExchangeContext& ctx, const Request& request,
+                                           Responder& responder);
 
 // A commit certificate as every route shows it ({height, view, block_hash, signatures}).
 boost::json::object CertificateJson(const ::healthchain::v1::CommitCertificate& certificate);

@@ -30,21 +30,6 @@ struct PayloadRoutesState {
   std::unique_ptr<LedgerView::Subscription> subscription;
 };
 
-// Authenticates the request, answering 401 itself when that fails.
-std::optional<Caller> Authenticate(const ExchangeContext& ctx, const Request& request,
-                                   Responder& responder) {
-  if (!ctx.auth) {
-    responder.SendProblem(ProblemCode::kUnavailable, "request authentication is not configured");
-    return std::nullopt;
-  }
-  Result<Caller> caller = ctx.auth->Authenticate(request, *ctx.view);
-  if (!caller.ok()) {
-    responder.SendStatus(caller.status());
-    return std::nullopt;
-  }
-  return *caller;
-}
-
 }  // namespace
 
 void RegisterPayloadRoutes(Router& router, const ExchangeContext& ctx) {
@@ -74,7 +59,7 @@ void RegisterPayloadRoutes(Router& router, const ExchangeContext& ctx) {
   router.Put(
       "/v1/payloads/{record_id}",
       [state, ctx](const Request& request, Responder responder) {
-        std::optional<Caller> caller = Authenticate(ctx, request, responder);
+        std::optional<Caller> caller = AuthenticateOrAnswer(ctx, request, responder);
         if (!caller) return;
         const std::string record_id(request.PathParam("record_id").value_or(""));
         ProblemOr<PayloadUploaded> r =
@@ -94,7 +79,7 @@ void RegisterPayloadRoutes(Router& router, const ExchangeContext& ctx) {
 
   router.Put("/v1/payloads/{record_id}/keys/{recipient}",
              [state, ctx](const Request& request, Responder responder) {
-               std::optional<Caller> caller = Authenticate(ctx, request, responder);
+               std::optional<Caller> caller = AuthenticateOrAnswer(ctx, request, responder);
                if (!caller) return;
                const std::string record_id(request.PathParam("record_id").value_or(""));
                const std::string recipient(request.PathParam("recipient").value_or(""));
@@ -111,7 +96,7 @@ void RegisterPayloadRoutes(Router& router, const ExchangeContext& ctx) {
              });
 
   router.Get("/v1/payloads/{record_id}", [state, ctx](const Request& request, Responder responder) {
-    std::optional<Caller> caller = Authenticate(ctx, request, responder);
+    std::optional<Caller> caller = AuthenticateOrAnswer(ctx, request, responder);
     if (!caller) return;
     const std::string record_id(request.PathParam("record_id").value_or(""));
     ProblemOr<PayloadDownload> r = state->service->Get(*caller, record_id);

@@ -81,11 +81,8 @@ void SendResult(Responder& res, const std::optional<Problem>& problem, std::stri
 }
 
 void GetClaimProvenance(const ExchangeContext& ctx, const Request& r, Responder res) {
-  auto caller = ctx.auth->Authenticate(r, *ctx.view);
-  if (!caller.ok()) {
-    res.SendStatus(caller.status());
-    return;
-  }
+  auto caller = AuthenticateOrAnswer(ctx, r, res);
+  if (!caller) return;
   auto since = ParseSince(r);
   if (!since.ok()) {
     res.SendStatus(since.status());
@@ -146,11 +143,8 @@ bool TxNames(const ledger::Ledger& ledger, const pb::TxBody& body, const std::st
 }
 
 void GetTxProof(const ExchangeContext& ctx, const Request& r, Responder res) {
-  auto caller = ctx.auth->Authenticate(r, *ctx.view);
-  if (!caller.ok()) {
-    res.SendStatus(caller.status());
-    return;
-  }
+  auto caller = AuthenticateOrAnswer(ctx, r, res);
+  if (!caller) return;
   auto since = ParseSince(r);
   if (!since.ok()) {
     res.SendStatus(since.status());

@@ -132,16 +132,6 @@ Result<PageParams> ParsePage(const Request& r) {
 
 // Authenticates the request; answers it (401, or 503 while stopping) and returns nullopt when
 // that fails.
-std::optional<Caller> Authenticate(const ExchangeContext& ctx, const Request& r,
-                                   Responder& responder) {
-  auto c = ctx.auth->Authenticate(r, *ctx.view);
-  if (!c.ok()) {
-    responder.SendStatus(c.status());
-    return std::nullopt;
-  }
-  return c.value();
-}
-
 bool IsOrg(const Caller& c) { return c.role != CallerRole::kPatient; }
 
 // Whether `caller` is `patient_key` or that patient's guardian.
@@ -400,7 +390,7 @@ void GetValidators(const ExchangeContext& ctx, const Request&, Responder res) {
 }
 
 void GetConsent(const ExchangeContext& ctx, const Request& r, Responder res) {
-  auto caller = Authenticate(ctx, r, res);
+  auto caller = AuthenticateOrAnswer(ctx, r, res);
   if (!caller) return;
   const std::string id(r.PathParam("id").value_or(""));
   std::optional<uint64_t> at_height;
@@ -463,7 +453,7 @@ void GetConsent(const ExchangeContext& ctx, const Request& r, Responder res) {
 }
 
 void GetPatientConsents(const ExchangeContext& ctx, const Request& r, Responder res) {
-  auto caller = Authenticate(ctx, r, res);
+  auto caller = AuthenticateOrAnswer(ctx, r, res);
   if (!caller) return;
   auto patient = PatientKeyParam(r);
   if (!patient.ok()) {
@@ -527,7 +517,7 @@ void GetPatientConsents(const ExchangeContext& ctx, const Request& r, Responder 
 template <typename State, typename KeyFn, typename PartyFn, typename JsonFn>
 void GetPartyObject(const ExchangeContext& ctx, const Request& r, Responder res,
                     std::string_view what, KeyFn key, PartyFn is_party, JsonFn to_json) {
-  auto caller = Authenticate(ctx, r, res);
+  auto caller = AuthenticateOrAnswer(ctx, r, res);
   if (!caller) return;
   const std::string id(r.PathParam("id").value_or(""));
   const std::string label = std::string(what) + " " + id;
@@ -571,7 +561,7 @@ void GetClaim(const ExchangeContext& ctx, const Request& r, Responder res) {
 }
 
 void GetAuditTrail(const ExchangeContext& ctx, const Request& r, Responder res) {
-  auto caller = Authenticate(ctx, r, res);
+  auto caller = AuthenticateOrAnswer(ctx, r, res);
   if (!caller) return;
   auto patient = PatientKeyParam(r);
   if (!patient.ok()) {
@@ -609,7 +599,7 @@ void GetAuditTrail(const ExchangeContext& ctx, const Request& r, Responder res) 
 }
 
 void GetBreakGlassQueue(const ExchangeContext& ctx, const Request& r, Responder res) {
-  auto caller = Authenticate(ctx, r, res);
+  auto caller = AuthenticateOrAnswer(ctx, r, res);
   if (!caller) return;
   if (caller->role != CallerRole::kCommission) {
     res.SendProblem(ProblemCode::kForbidden, "only a commission reviews break-glass events");
@@ -631,6 +621,20 @@ void GetBreakGlassQueue(const ExchangeContext& ctx, const Request& r, Responder 
 }
 
 }  // namespace
+
+std::optional<Caller> AuthenticateOrAnswer(const ExchangeContext& ctx, const Request& request,
+                                           Responder& responder) {
+  if (!ctx.auth) {
+    responder.SendProblem(ProblemCode::kUnavailable, "request authentication is not configured");
+    return std::nullopt;
+  }
+  Result<Caller> caller = ctx.auth->Authenticate(request, *ctx.view);
+  if (!caller.ok()) {
+    responder.SendStatus(caller.status());
+    return std::nullopt;
+  }
+  return std::move(caller).value();
+}
 
 json::object CertificateJson(const pb::CommitCertificate& cert) {
   json::object c;
