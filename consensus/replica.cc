@@ -177,6 +177,7 @@ void Replica::Resume() {
 void Replica::Begin(Actions& out) {
   HC_ASSERT(out_ == nullptr);  // entry points do not nest
   out_ = &out;
+  committed_in_step_ = false;
   if (resume_pending_) {
     resume_pending_ = false;
     Resume();
@@ -657,6 +658,7 @@ void Replica::CommitBlock(CertifiedBlock block, const HeaderInfo& header,
   const Hash32 hash = block.certificate.block_hash;
   Emit(CommitAction{std::move(block)});
   committed_ = ChainTip{height, hash, header.timestamp_ms, header.tx_count};
+  committed_in_step_ = true;
   committed_log_[height] = committed_;
   while (committed_log_.size() > 2 * static_cast<size_t>(config_.window)) {
     committed_log_.erase(committed_log_.begin());
@@ -675,6 +677,14 @@ void Replica::CommitBlock(CertifiedBlock block, const HeaderInfo& header,
   if (next_seq_ <= SeqNumber(height.value())) next_seq_ = SeqNumber(height.value() + 1);
 }
 
+bool Replica::PartialBatchHeld() const {
+  // R3: proposals in flight = sequence numbers proposed (or re-proposed in a NEW-VIEW) and not
+  // yet committed.
+  const uint64_t proposed = next_seq_.value() - 1;
+  return config_.partial_batch_pipeline > 0 &&
+         proposed >= committed_.height.value() + config_.partial_batch_pipeline;
+}
+
 bool Replica::EmptyBlockDue() const {
   // R3: an idle chain closes the gap between the last block and the log it certifies with one
   // empty block (DESIGN.md §2).
@@ -688,14 +698,18 @@ void Replica::MaybePropose() {
   // R3: the primary proposes within the window, in sequence order, when a batch is full or its
   // oldest tx has waited batch_delay_ms.
   if (!view_active_ || !IsPrimary()) return;
+  // The txs of a block committed in this step are still in the node's mempool until it applies
+  // the CommitAction (which hides them): propose in a later step, never from a stale mempool.
+  if (committed_in_step_) return;
   while (true) {
     const SeqNumber seq = next_seq_;
     if (!InWindow(seq)) return;
     if (executed_.height.value() + config_.exec_lag_max < seq.value()) return;
+    const bool batch_full =
+        unproposed_count_ >= config_.batch_txs_max || unproposed_bytes_ >= config_.batch_bytes_max;
     const bool batch_ready =
-        unproposed_count_ >= config_.batch_txs_max ||
-        unproposed_bytes_ >= config_.batch_bytes_max ||
-        (unproposed_count_ > 0 && now_ms_ >= unproposed_since_ms_ + config_.batch_delay_ms);
+        batch_full || (unproposed_count_ > 0 && !PartialBatchHeld() &&
+                       now_ms_ >= unproposed_since_ms_ + config_.batch_delay_ms);
     const bool empty_due = !batch_ready && EmptyBlockDue();
     if (!batch_ready && !empty_due) return;
     const std::optional<ParentInfo> parent = ParentOf(seq);
@@ -1454,7 +1468,10 @@ void Replica::UpdateTimers(bool tick) {
   if (view_active_) {
     consider(NextCensorshipDeadline());
     if (IsPrimary()) {
-      if (unproposed_count_ > 0) consider(unproposed_since_ms_ + config_.batch_delay_ms);
+      // A held partial batch needs no timer: the commit that releases it calls MaybePropose.
+      if (unproposed_count_ > 0 && !PartialBatchHeld()) {
+        consider(unproposed_since_ms_ + config_.batch_delay_ms);
+      }
       if (config_.empty_block_delay_ms > 0 && committed_.tx_count > 0 && unproposed_count_ == 0) {
         consider(last_commit_ms_ + config_.empty_block_delay_ms);
       }

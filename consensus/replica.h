@@ -158,6 +158,7 @@ class Replica {
   void TryCommit();
   void CommitBlock(CertifiedBlock block, const HeaderInfo& header, const std::vector<TxId>& txs);
   void MaybePropose();
+  bool PartialBatchHeld() const;
   bool EmptyBlockDue() const;
   std::optional<ParentInfo> ParentOf(SeqNumber seq) const;
   DropReason CheckBlockLimits(const Block& block) const;
@@ -226,6 +227,7 @@ class Replica {
   Pacemaker pacemaker_;
   Metrics metrics_;
   Actions* out_ = nullptr;
+  bool committed_in_step_ = false;  // MaybePropose waits for the next step (R3)
   int64_t now_ms_;
 
   // View state.

@@ -887,14 +887,16 @@ SweepResult RunRandomScenario(uint64_t seed, uint32_t n, bool real_sigs, bool tr
   const int64_t vc_timeouts[] = {200, 300, 500};
   opt.config.view_change_timeout_ms = vc_timeouts[R(3)];
   opt.config.view_change_timeout_max_ms = 8 * opt.config.view_change_timeout_ms;
+  const uint32_t pipelines[] = {0, 1, 2};
+  opt.config.partial_batch_pipeline = pipelines[R(3)];
   Simulation sim(opt);
   const uint32_t f = sim.f();
   std::ostringstream scenario;
   scenario << "n=" << n << " interval=" << opt.config.checkpoint_interval
            << " window=" << opt.config.window << " batch=" << opt.config.batch_txs_max << "/"
-           << opt.config.batch_delay_ms << "ms vc_timeout=" << opt.config.view_change_timeout_ms
-           << "ms drop=" << nf.drop << " dup=" << nf.duplicate << " delay<=" << nf.delay_max_ms
-           << " reorder=" << nf.reorder;
+           << opt.config.batch_delay_ms << "ms pipeline=" << opt.config.partial_batch_pipeline
+           << " vc_timeout=" << opt.config.view_change_timeout_ms << "ms drop=" << nf.drop
+           << " dup=" << nf.duplicate << " delay<=" << nf.delay_max_ms << " reorder=" << nf.reorder;
 
   const int64_t t0 = sim.now();
   const int64_t fault_end = t0 + 3000 + static_cast<int64_t>(R(4000));
