@@ -74,9 +74,10 @@ struct Config {
   uint64_t batch_bytes_max = 1ull << 20;
   int64_t batch_delay_ms = 20;
   // Adaptive batching: a batch that is due only because its oldest tx has waited batch_delay_ms
-  // (not full) waits while this many of the primary's proposals are still uncommitted; the next
-  // commit lets it go. Under light load the pipeline is empty and nothing waits; under heavy load
-  // txs gather into larger blocks instead of many small ones in flight at once. 0 = never wait.
+  // (not full) waits while this many of the primary's proposals are not yet executed; the next
+  // execution report lets it go. Under light load the pipeline is empty and nothing waits; under
+  // heavy load txs gather into larger blocks instead of many small ones in flight at once (and a
+  // primary whose executor lags proposes less often). 0 = never wait.
   uint32_t partial_batch_pipeline = 1;
 
   // Sequence numbers in flight: (low, low + window]. A multiple of checkpoint_interval, at least

@@ -678,11 +678,11 @@ void Replica::CommitBlock(CertifiedBlock block, const HeaderInfo& header,
 }
 
 bool Replica::PartialBatchHeld() const {
-  // R3: proposals in flight = sequence numbers proposed (or re-proposed in a NEW-VIEW) and not
-  // yet committed.
+  // R3: proposals in flight = sequence numbers proposed (or re-proposed in a NEW-VIEW) that this
+  // replica has not yet executed; OnBlockExecuted releases the held batch.
   const uint64_t proposed = next_seq_.value() - 1;
   return config_.partial_batch_pipeline > 0 &&
-         proposed >= committed_.height.value() + config_.partial_batch_pipeline;
+         proposed >= executed_.height.value() + config_.partial_batch_pipeline;
 }
 
 bool Replica::EmptyBlockDue() const {
@@ -1468,7 +1468,7 @@ void Replica::UpdateTimers(bool tick) {
   if (view_active_) {
     consider(NextCensorshipDeadline());
     if (IsPrimary()) {
-      // A held partial batch needs no timer: the commit that releases it calls MaybePropose.
+      // A held partial batch needs no timer: OnBlockExecuted releases it.
       if (unproposed_count_ > 0 && !PartialBatchHeld()) {
         consider(unproposed_since_ms_ + config_.batch_delay_ms);
       }

@@ -229,6 +229,9 @@ void Simulation::Process(uint32_t node, Actions actions, bool top_level) {
     } else if (auto* s = std::get_if<consensus::SendAction>(&a)) {
       Transmit(node, s->to.value(), std::make_shared<const Message>(std::move(s->message)));
     } else if (auto* b = std::get_if<consensus::BroadcastAction>(&a)) {
+      if (const auto* pp = std::get_if<consensus::PrePrepare>(&b->message); pp && IsCorrect(node)) {
+        CheckProposalIsFresh(node, *pp);
+      }
       auto msg = std::make_shared<const Message>(std::move(b->message));
       if (options_.trace) TraceSend(node, *msg);
       for (uint32_t to = 0; to < options_.n; ++to) {
@@ -262,6 +265,26 @@ void Simulation::Process(uint32_t node, Actions actions, bool top_level) {
       const ExecSummary s = n.executed_unreported.front();
       n.executed_unreported.erase(n.executed_unreported.begin());
       Process(node, n.replica->OnBlockExecuted(s), /*top_level=*/false);
+    }
+  }
+}
+
+void Simulation::CheckProposalIsFresh(uint32_t node, const consensus::PrePrepare& pp) {
+  // Checker: a correct primary never proposes a tx it has itself committed (pbft.md R3: the
+  // CommitAction hides a block's txs before the next proposal). A primary that has not yet
+  // learned of a commit may repeat a tx; the ledger then records a replay (R5).
+  const Node& n = nodes_[node];
+  // Only its own fresh proposals: a NEW-VIEW re-proposes blocks of earlier views as they were.
+  Result<HeaderInfo> header = n.app->DecodeHeader(pp.block.header);
+  if (!header.ok() || header->proposer.value() != node || header->view != pp.view) return;
+  // At the moment it proposes, not when it re-sends the proposal later.
+  if (!proposals_checked_.emplace(node, pp.view.value(), pp.seq.value()).second) return;
+  for (const TxId& id : n.app->TxIds(pp.block)) {
+    auto it = n.ledger.tx_height.find(id);
+    if (it != n.ledger.tx_height.end()) {
+      Violation("repeat: correct primary " + std::to_string(node) + " proposed tx " + Short(id) +
+                " at seq " + std::to_string(pp.seq.value()) + ", which it committed at height " +
+                std::to_string(it->second));
     }
   }
 }

@@ -11,7 +11,9 @@
 #include <optional>
 #include <queue>
 #include <random>
+#include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -200,6 +202,7 @@ class Simulation {
   int64_t NodeTime(uint32_t node) const { return now_ms_ + clock_skew_ms_[node]; }
   void CheckVote(uint32_t node, const Message& msg);
   void Violation(std::string what);
+  void CheckProposalIsFresh(uint32_t node, const consensus::PrePrepare& pp);
   std::vector<std::shared_ptr<const Message>> Mutate(uint32_t from, uint32_t to,
                                                      const std::shared_ptr<const Message>& msg);
   Message RandomGarbage(uint32_t from);
@@ -231,6 +234,7 @@ class Simulation {
   std::unordered_map<uint64_t, Hash32> committed_hash_;  // height -> hash (correct replicas)
   std::unordered_map<TxId, std::shared_ptr<const Bytes>, consensus::Hash32Hasher> submitted_;
   std::unordered_set<TxId, consensus::Hash32Hasher> committed_anywhere_;
+  std::set<std::tuple<uint32_t, uint64_t, uint64_t>> proposals_checked_;  // (node, view, seq)
   // (node, kind, view, seq) -> digest of every vote a correct replica signed.
   std::unordered_map<std::string, Hash32> votes_;
   uint64_t next_tx_number_ = 0;
