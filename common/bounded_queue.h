@@ -38,8 +38,9 @@ class BoundedQueue {
     return true;
   }
 
-  // Blocks while full, up to `timeout`. Returns false on timeout or when closed.
-  bool PushFor(T item, std::chrono::milliseconds timeout) {
+  // Blocks while full, up to `timeout`. Returns false on timeout or when closed, and then leaves
+  // `item` as it was, so a caller can retry with it (it is moved from only when accepted).
+  bool PushFor(T&& item, std::chrono::milliseconds timeout) {
     {
       std::unique_lock lock(mu_);
       if (!not_full_.wait_for(lock, timeout,

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -28,6 +29,19 @@ TEST(BoundedQueueTest, PopForTimesOutWhenEmpty) {
   EXPECT_EQ(q.PopFor(5ms), std::nullopt);
   EXPECT_TRUE(q.PushFor(1, 0ms));
   EXPECT_FALSE(q.PushFor(2, 5ms));  // full
+}
+
+TEST(BoundedQueueTest, APushThatTimesOutKeepsTheItemForTheRetry) {
+  // The driver retries PushFor with the same committed block until the executor has room: a
+  // timed-out push must not have moved the block away (the retry would queue an empty one).
+  BoundedQueue<std::string> q(1);
+  ASSERT_TRUE(q.TryPush("first"));
+  std::string block(1000, 'b');
+  EXPECT_FALSE(q.PushFor(std::move(block), 1ms));
+  EXPECT_EQ(block, std::string(1000, 'b'));  // NOLINT(bugprone-use-after-move): the contract
+  EXPECT_EQ(q.TryPop(), "first");
+  EXPECT_TRUE(q.PushFor(std::move(block), 1ms));
+  EXPECT_EQ(q.TryPop(), std::string(1000, 'b'));
 }
 
 TEST(BoundedQueueTest, CloseWakesWaitersAndDrains) {
