@@ -1391,7 +1391,19 @@ bool Replica::Stuck() const {
   for (const auto& [seq, slot] : slots_) {
     if (!slot.committed && (!slot.commits.empty() || !slot.prepares.empty())) return true;
   }
-  return false;
+  // f+1 replicas (one of them correct) checkpointed past what we committed: we are behind even
+  // if the votes we missed are never sent again (R19). Without this, a replica whose window ends
+  // at the others' last checkpoint, with fewer than 2f+1 of them announcing it, waited forever.
+  return CheckpointedPastUs();
+}
+
+bool Replica::CheckpointedPastUs() const {
+  uint32_t ahead = 0;
+  for (uint32_t i = 0; i < config_.n(); ++i) {
+    if (ReplicaId(i) == config_.self || checkpoints_[i].empty()) continue;
+    if (checkpoints_[i].front().seq > SeqNumber(committed_.height.value())) ++ahead;
+  }
+  return ahead >= config_.f() + 1;
 }
 
 void Replica::SendStatus() {

@@ -49,6 +49,12 @@ std::vector<Chunk> Chunks() {
   for (uint32_t n : {4u, 7u}) {
     for (uint64_t from = 1; from <= 2000; from += 250) out.push_back({n, false, from, 250});
   }
+  // Seeds that found bugs, kept as regressions (each prints its scenario when it fails):
+  // n=7 601996: a replica whose window ended at the others' last checkpoint, announced by fewer
+  // than 2f+1 of them, never caught up (pbft.md R19); n=4 300805, 500796, 502177: a correct
+  // primary proposed a tx it had committed, from the step in which it committed it (R3).
+  out.push_back({7, false, 601'996, 1});
+  for (uint64_t seed : {300'805u, 500'796u, 502'177u}) out.push_back({4, false, seed, 1});
   // Real Ed25519 in some runs.
   out.push_back({4, true, 100'001, 24});
   out.push_back({7, true, 200'001, 10});
