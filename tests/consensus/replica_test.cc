@@ -644,6 +644,30 @@ TEST(TimerTest, FPlusOneViewChangesMakeAReplicaJoin) {
 // Restart (R21)
 // ---------------------------------------------------------------------------------------------
 
+TEST(TimerTest, FPlusOneCheckpointsAboveUsMakeAReplicaProbeForBlocks) {
+  // R19: replica 1 committed nothing; replicas 2 and 3 (f+1) announce a checkpoint at 8, the top
+  // of its window (0, 8] — not beyond it, so no state transfer starts, and 2f+1 of them are not
+  // there to make it stable. The votes it missed will never come again: it must probe for blocks.
+  Harness h(1);
+  auto fetches = [](const Actions& actions) {
+    size_t n = 0;
+    for (const Action& a : actions) n += std::holds_alternative<FetchBlocksAction>(a) ? 1 : 0;
+    return n;
+  };
+  // The probe every replica sends as it starts has expired, unanswered.
+  const int64_t t = kNow + h.config().state_transfer_timeout_ms + 1;
+  h.Tick(t);
+  const Actions idle = h.Tick(t + h.config().retransmit_interval_ms + 1);
+  EXPECT_EQ(fetches(idle), 0u);
+  const int64_t t2 = t + h.config().retransmit_interval_ms + 1;
+  h.Deliver(2, h.MakeCheckpoint(2, SeqNumber(8), Hash32{}));
+  const Actions told = h.Deliver(3, h.MakeCheckpoint(3, SeqNumber(8), Hash32{}));
+  EXPECT_EQ(fetches(told), 0u);
+  EXPECT_EQ(h.replica().committed_height(), Height(0));
+  const Actions later = h.Tick(t2 + h.config().retransmit_interval_ms + 1);
+  EXPECT_EQ(fetches(later), 1u);
+}
+
 TEST(RestartTest, ARestartedBackupResendsItsVoteAndRefusesAnother) {
   Harness before(1);
   const PrePrepare pp = before.FirstPrePrepare({1});
