@@ -1,5 +1,6 @@
 #include "node/persist.h"
 
+#include <map>
 #include <set>
 #include <utility>
 
@@ -117,10 +118,22 @@ Result<PersistRecord> DecodeRecord(std::string_view key, std::string_view value)
 }
 
 // Writes the folded value of one slot's four keys.
-void WriteSlot(ledger::KvBatch& batch, SeqNumber seq, const DurableSlot* slot) {
-  auto put_or_delete = [&](SlotKind kind, std::optional<std::string> value) {
-    if (value) {
-      batch.Put(Cf::kConsensus, SlotKey(seq, kind), std::move(*value));
+// Which of a slot's records a batch of PersistRecords changed (bit 1 << SlotKind).
+using SlotKinds = uint8_t;
+constexpr SlotKinds kAllKinds =
+    (1 << kPrePrepare) | (1 << kPrepare) | (1 << kCommit) | (1 << kPrepared);
+
+// Writes the folded value of each changed kind of the slot at `seq` (or deletes it when the slot
+// is gone). The others already hold their folded value: a record changes its own kind only
+// (consensus::ApplyRecord), so a COMMIT does not write the slot's prepared block again.
+void WriteSlot(ledger::KvBatch& batch, SeqNumber seq, const DurableSlot* slot, SlotKinds kinds) {
+  // `value` is called only for a changed kind: an unchanged pre-prepare or prepared certificate
+  // (each with the whole block) is not even encoded.
+  auto put_or_delete = [&](SlotKind kind, const auto& value) {
+    if ((kinds & (1 << kind)) == 0) return;
+    std::optional<std::string> v = slot ? value(*slot) : std::nullopt;
+    if (v) {
+      batch.Put(Cf::kConsensus, SlotKey(seq, kind), std::move(*v));
     } else {
       batch.Delete(Cf::kConsensus, SlotKey(seq, kind));
     }
@@ -129,11 +142,13 @@ void WriteSlot(ledger::KvBatch& batch, SeqNumber seq, const DurableSlot* slot) {
     if (!opt) return std::nullopt;
     return Encode(*opt);
   };
-  put_or_delete(kPrePrepare, slot ? enc(slot->own_pre_prepare) : std::nullopt);
-  put_or_delete(kPrepare, slot ? enc(slot->own_prepare) : std::nullopt);
-  put_or_delete(kCommit, slot ? enc(slot->own_commit) : std::nullopt);
-  put_or_delete(kPrepared, slot && slot->prepared ? std::optional(EncodePrepared(*slot->prepared))
-                                                  : std::nullopt);
+  put_or_delete(kPrePrepare, [&](const DurableSlot& d) { return enc(d.own_pre_prepare); });
+  put_or_delete(kPrepare, [&](const DurableSlot& d) { return enc(d.own_prepare); });
+  put_or_delete(kCommit, [&](const DurableSlot& d) { return enc(d.own_commit); });
+  put_or_delete(kPrepared, [](const DurableSlot& d) -> std::optional<std::string> {
+    if (!d.prepared) return std::nullopt;
+    return EncodePrepared(*d.prepared);
+  });
 }
 
 }  // namespace
@@ -172,8 +187,7 @@ Status ConsensusStore::Persist(const std::vector<PersistRecord>& records) {
   if (records.empty()) return Status::Ok();
   // Fold first, remembering which keys changed; then write their folded values once each.
   bool view = false, vc = false, nv = false, stable = false;
-  std::set<SeqNumber> slots;
-  std::set<SeqNumber> deleted;
+  std::map<SeqNumber, SlotKinds> slots;
   for (const PersistRecord& record : records) {
     std::visit(
         [&](const auto& r) {
@@ -188,12 +202,17 @@ Status ConsensusStore::Persist(const std::vector<PersistRecord>& records) {
             stable = true;
             for (auto it = state_.slots.begin(); it != state_.slots.end() && it->first <= r.seq;
                  ++it) {
-              deleted.insert(it->first);
+              slots[it->first] |= kAllKinds;
             }
           } else if constexpr (std::is_same_v<T, consensus::PreparedRecord>) {
-            slots.insert(r.cert.pre_prepare.seq);
+            slots[r.cert.pre_prepare.seq] |= 1 << kPrepared;
+          } else if constexpr (std::is_same_v<T, consensus::OwnPrePrepareRecord>) {
+            slots[r.msg.seq] |= 1 << kPrePrepare;
+          } else if constexpr (std::is_same_v<T, consensus::OwnPrepareRecord>) {
+            slots[r.msg.seq] |= 1 << kPrepare;
           } else {
-            slots.insert(r.msg.seq);
+            static_assert(std::is_same_v<T, consensus::OwnCommitRecord>);
+            slots[r.msg.seq] |= 1 << kCommit;
           }
         },
         record);
@@ -216,10 +235,9 @@ Status ConsensusStore::Persist(const std::vector<PersistRecord>& records) {
     batch.Put(Cf::kConsensus, std::string(kStableKey),
               EncodeStable(state_.stable_seq, state_.stable_proof));
   }
-  slots.insert(deleted.begin(), deleted.end());
-  for (SeqNumber seq : slots) {
+  for (const auto& [seq, kinds] : slots) {
     auto it = state_.slots.find(seq);
-    WriteSlot(batch, seq, it == state_.slots.end() ? nullptr : &it->second);
+    WriteSlot(batch, seq, it == state_.slots.end() ? nullptr : &it->second, kinds);
   }
   records_ += records.size();
   ++writes_;

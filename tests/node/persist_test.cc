@@ -167,6 +167,53 @@ TEST(PersistTest, RebuiltStateEqualsTheFold) {
   }
 }
 
+// A store that remembers the keys of the last batch written through it.
+class RecordingStore final : public ledger::KvStore {
+ public:
+  Status Get(ledger::Cf cf, std::string_view key, std::string* value) const override {
+    return inner_.Get(cf, key, value);
+  }
+  Status Scan(ledger::Cf cf, std::string_view start, std::string_view end,
+              const ledger::KvScanFn& fn) const override {
+    return inner_.Scan(cf, start, end, fn);
+  }
+  Status SeekAtOrBefore(ledger::Cf cf, std::string_view key, std::string* found_key,
+                        std::string* value) const override {
+    return inner_.SeekAtOrBefore(cf, key, found_key, value);
+  }
+  Status Write(const ledger::KvBatch& batch, bool sync) override {
+    last_bytes = 0;
+    for (const auto& w : batch.writes) last_bytes += w.key.size() + (w.value ? w.value->size() : 0);
+    last_keys = batch.writes.size();
+    return inner_.Write(batch, sync);
+  }
+  size_t last_keys = 0;
+  size_t last_bytes = 0;
+
+ private:
+  ledger::MemKvStore inner_;
+};
+
+// A later vote at a sequence number writes that vote only: the slot's prepared certificate (with
+// the whole block) is not written again with every COMMIT.
+TEST(PersistTest, AVoteWritesOnlyItsOwnRecordOfTheSlot) {
+  RecordGen g(7);
+  RecordingStore store;
+  ConsensusStore cs(store, DurableState{});
+  PreparedCertificate cert = g.Cert(0, 5);
+  cert.pre_prepare.block.txs.assign(50, Bytes(400, 1));  // a block worth noticing
+  ASSERT_TRUE(cs.Persist({consensus::OwnPrePrepareRecord{cert.pre_prepare}}).ok());
+  ASSERT_TRUE(cs.Persist({consensus::PreparedRecord{cert}}).ok());
+  EXPECT_EQ(store.last_keys, 1u);  // the certificate, not the pre-prepare again
+  ASSERT_TRUE(cs.Persist({consensus::OwnCommitRecord{g.C(0, 5)}}).ok());
+  EXPECT_EQ(store.last_keys, 1u);
+  EXPECT_LT(store.last_bytes, 1000u);
+  // And the store still rebuilds everything.
+  auto loaded = LoadDurableState(store);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->slots.at(SeqNumber(5)), cs.state().slots.at(SeqNumber(5)));
+}
+
 TEST(PersistTest, CorruptValueIsRefusedNamingTheKey) {
   ledger::MemKvStore store;
   ledger::KvBatch b;
