@@ -1,7 +1,6 @@
 #include "node/persist.h"
 
 #include <map>
-#include <set>
 #include <utility>
 
 #include "common/encoding.h"
@@ -117,7 +116,6 @@ Result<PersistRecord> DecodeRecord(std::string_view key, std::string_view value)
   return Corruption("consensus store: unknown key " + HexEncode(AsBytes(key)));
 }
 
-// Writes the folded value of one slot's four keys.
 // Which of a slot's records a batch of PersistRecords changed (bit 1 << SlotKind).
 using SlotKinds = uint8_t;
 constexpr SlotKinds kAllKinds =
