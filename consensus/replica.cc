@@ -1319,17 +1319,23 @@ void Replica::ApplyBufferedBlocks() {
   TryCommit();
 }
 
-void Replica::CheckStateTransferTrigger() {
-  // R17: f+1 replicas (at least one correct) have checkpointed beyond our window.
+SeqNumber Replica::CheckpointedByFPlusOne() const {
+  // The highest seq that f+1 other replicas (at least one correct) have each checkpointed at or
+  // beyond: the (f+1)-th highest of their latest checkpoints; 0 when fewer have one.
   std::vector<SeqNumber> latest;
   for (uint32_t i = 0; i < config_.n(); ++i) {
     if (ReplicaId(i) == config_.self || checkpoints_[i].empty()) continue;
     latest.push_back(checkpoints_[i].front().seq);
   }
   const uint32_t k = config_.f() + 1;
-  if (latest.size() < k) return;
+  if (latest.size() < k) return SeqNumber(0);
   std::nth_element(latest.begin(), latest.begin() + (k - 1), latest.end(), std::greater<>());
-  const SeqNumber target = latest[k - 1];
+  return latest[k - 1];
+}
+
+void Replica::CheckStateTransferTrigger() {
+  // R17: f+1 replicas (at least one correct) have checkpointed beyond our window.
+  const SeqNumber target = CheckpointedByFPlusOne();
   if (target > high_watermark() && target > SeqNumber(committed_.height.value())) {
     StartStateTransfer(Height(target.value()));
   }
@@ -1394,16 +1400,7 @@ bool Replica::Stuck() const {
   // f+1 replicas (one of them correct) checkpointed past what we committed: we are behind even
   // if the votes we missed are never sent again (R19). Without this, a replica whose window ends
   // at the others' last checkpoint, with fewer than 2f+1 of them announcing it, waited forever.
-  return CheckpointedPastUs();
-}
-
-bool Replica::CheckpointedPastUs() const {
-  uint32_t ahead = 0;
-  for (uint32_t i = 0; i < config_.n(); ++i) {
-    if (ReplicaId(i) == config_.self || checkpoints_[i].empty()) continue;
-    if (checkpoints_[i].front().seq > SeqNumber(committed_.height.value())) ++ahead;
-  }
-  return ahead >= config_.f() + 1;
+  return CheckpointedByFPlusOne() > SeqNumber(committed_.height.value());
 }
 
 void Replica::SendStatus() {

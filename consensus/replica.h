@@ -159,7 +159,7 @@ class Replica {
   void CommitBlock(CertifiedBlock block, const HeaderInfo& header, const std::vector<TxId>& txs);
   void MaybePropose();
   bool PartialBatchHeld() const;
-  bool CheckpointedPastUs() const;
+  SeqNumber CheckpointedByFPlusOne() const;
   bool EmptyBlockDue() const;
   std::optional<ParentInfo> ParentOf(SeqNumber seq) const;
   DropReason CheckBlockLimits(const Block& block) const;
