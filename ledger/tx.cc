@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -286,6 +287,45 @@ Status ValidateAdjudicateClaim(const pb::AdjudicateClaim& p) {
   return CheckText("adjudicate_claim.note", p.note(), 0, kAdjudicationNoteMaxBytes);
 }
 
+// The SignedTx envelope a decode parses into. Parsing into a message that already holds strings
+// reuses their buffers, so each thread keeps one: a node parses every tx's envelope several times
+// (its id at admission, the decode, the block's txs root, the executor), and a fresh message costs
+// two allocations each time. A nested use on the same thread (a verifier that decodes) gets a
+// message of its own.
+class EnvelopeLease {
+ public:
+  EnvelopeLease() {
+    if (!in_use_) {
+      in_use_ = true;
+      msg_ = &thread_msg_;
+    } else {
+      own_.emplace();
+      msg_ = &*own_;
+    }
+  }
+  ~EnvelopeLease() {
+    if (msg_ == &thread_msg_) in_use_ = false;
+  }
+  EnvelopeLease(const EnvelopeLease&) = delete;
+  EnvelopeLease& operator=(const EnvelopeLease&) = delete;
+
+  // Parses `bytes` (ParseFromArray clears the message first); false when they do not parse.
+  bool Parse(ByteView bytes) {
+    return bytes.size() <= kSignedTxMaxBytes &&
+           msg_->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+  }
+  const pb::SignedTx* operator->() const { return msg_; }
+
+ private:
+  static thread_local pb::SignedTx thread_msg_;
+  static thread_local bool in_use_;
+  pb::SignedTx* msg_ = nullptr;
+  std::optional<pb::SignedTx> own_;
+};
+
+thread_local pb::SignedTx EnvelopeLease::thread_msg_;
+thread_local bool EnvelopeLease::in_use_ = false;
+
 }  // namespace
 
 Status ValidatePayload(const pb::TxBody& body) {
@@ -328,20 +368,18 @@ Result<DecodedTx> DecodeTx(ByteView signed_tx, std::string_view chain_id,
   if (signed_tx.size() > kSignedTxMaxBytes) {
     return Bad("R1", "tx is " + std::to_string(signed_tx.size()) + " bytes, over the limit");
   }
-  pb::SignedTx envelope;
-  if (!envelope.ParseFromArray(signed_tx.data(), static_cast<int>(signed_tx.size()))) {
-    return Bad("R1", "tx bytes do not parse as a SignedTx");
-  }
-  if (envelope.body().size() > kTxBodyMaxBytes) {
-    return Bad("R1", "tx body is " + std::to_string(envelope.body().size()) +
+  EnvelopeLease envelope;
+  if (!envelope.Parse(signed_tx)) return Bad("R1", "tx bytes do not parse as a SignedTx");
+  if (envelope->body().size() > kTxBodyMaxBytes) {
+    return Bad("R1", "tx body is " + std::to_string(envelope->body().size()) +
                          " bytes, over the 64 KiB limit");
   }
-  if (envelope.signature().size() != kSignatureBytes) {
+  if (envelope->signature().size() != kSignatureBytes) {
     return Bad("R1",
-               "signature must be 64 bytes, got " + std::to_string(envelope.signature().size()));
+               "signature must be 64 bytes, got " + std::to_string(envelope->signature().size()));
   }
   DecodedTx out;
-  if (!out.body.ParseFromString(envelope.body())) {
+  if (!out.body.ParseFromString(envelope->body())) {
     return Bad("R1", "tx body does not parse as a TxBody");
   }
   // R2: the chain.
@@ -357,8 +395,8 @@ Result<DecodedTx> DecodeTx(ByteView signed_tx, std::string_view chain_id,
   HC_RETURN_IF_ERROR(ValidatePayload(out.body));
   // R4: the signature over the exact body bytes (docs/spec/wire.md W1, W3).
   std::memcpy(out.signer.data(), out.body.signer().data(), kKeyBytes);
-  const ByteView body_bytes = AsBytes(envelope.body());
-  if (!verifier.Verify(out.signer, kTxSignDomain, body_bytes, AsBytes(envelope.signature()))) {
+  const ByteView body_bytes = AsBytes(envelope->body());
+  if (!verifier.Verify(out.signer, kTxSignDomain, body_bytes, AsBytes(envelope->signature()))) {
     return Unauthenticated("R4: signature does not verify under the signer's key");
   }
   out.tx_id = crypto::DomainHash(kTxIdDomain, body_bytes);
@@ -366,11 +404,8 @@ Result<DecodedTx> DecodeTx(ByteView signed_tx, std::string_view chain_id,
 }
 
 Hash32 TxIdOf(ByteView signed_tx) {
-  pb::SignedTx envelope;
-  if (signed_tx.size() <= kSignedTxMaxBytes &&
-      envelope.ParseFromArray(signed_tx.data(), static_cast<int>(signed_tx.size()))) {
-    return crypto::DomainHash(kTxIdDomain, AsBytes(envelope.body()));
-  }
+  EnvelopeLease envelope;
+  if (envelope.Parse(signed_tx)) return crypto::DomainHash(kTxIdDomain, AsBytes(envelope->body()));
   return crypto::DomainHash(kTxIdDomain, signed_tx);
 }
 
