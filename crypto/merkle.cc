@@ -120,10 +120,12 @@ Result<std::vector<Hash32>> ToHashes(std::span<const Bytes> proof) {
 
 }  // namespace
 
-Hash32 LeafHash(ByteView entry) { return Hasher().UpdateByte(0x00).Update(entry).Final(); }
+Hash32 LeafHash(ByteView entry) {
+  return Hasher().UpdateByte(kLeafHashPrefix).Update(entry).Final();
+}
 
 Hash32 NodeHash(const Hash32& left, const Hash32& right) {
-  return Hasher().UpdateByte(0x01).Update(left).Update(right).Final();
+  return Hasher().UpdateByte(kNodeHashPrefix).Update(left).Update(right).Final();
 }
 
 Hash32 EmptyRoot() {

@@ -34,6 +34,10 @@ namespace hc::crypto {
 inline constexpr size_t kInclusionProofHashesMax = 64;
 inline constexpr size_t kConsistencyProofHashesMax = 65;
 
+// The domain bytes of RFC 9162 §2.1.1.
+inline constexpr uint8_t kLeafHashPrefix = 0x00;
+inline constexpr uint8_t kNodeHashPrefix = 0x01;
+
 // SHA-256(0x00 || entry).
 Hash32 LeafHash(ByteView entry);
 // SHA-256(0x01 || left || right).

@@ -7,6 +7,8 @@
 #include <algorithm>
 
 #include "common/encoding.h"
+#include "crypto/hash.h"
+#include "crypto/merkle.h"
 
 namespace hc::ledger {
 
@@ -137,14 +139,16 @@ std::string RecordAccess(std::string_view record_id, uint64_t entry) {
 }  // namespace keys
 
 std::string Serialize(const google::protobuf::MessageLite& m) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream sos(&out);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.SetSerializationDeterministic(true);
-    const bool ok = m.SerializeToCodedStream(&cos);
-    HC_ASSERT_MSG(ok, "serialising a ledger-built message failed");
-  }
+  // Sized once: a StringOutputStream grows its string by doubling, several reallocations for a
+  // message of a few hundred bytes, and the executor serialises several per tx.
+  const size_t size = m.ByteSizeLong();
+  std::string out(size, '\0');
+  google::protobuf::io::ArrayOutputStream aos(out.data(), static_cast<int>(size));
+  google::protobuf::io::CodedOutputStream cos(&aos);
+  cos.SetSerializationDeterministic(true);
+  m.SerializeWithCachedSizes(&cos);
+  HC_ASSERT_MSG(!cos.HadError() && static_cast<size_t>(cos.ByteCount()) == size,
+                "serialising a ledger-built message failed");
   return out;
 }
 
@@ -170,35 +174,92 @@ std::string DescribeKey(Cf cf, std::string_view key) {
   return out;
 }
 
-std::string EncodeLogEntry(std::string_view tx, uint64_t height, uint32_t index,
-                           std::string_view receipt) {
+namespace {
+
+// Emits the LogEntry encoding in four pieces: the tx field's tag and length, the tx bytes, the
+// height and index fields with the receipt field's tag and length, the receipt bytes. The
+// encoding is built once here for both its users (the bytes, and the leaf hash over them).
+template <typename Sink>
+void WriteLogEntry(std::string_view tx, uint64_t height, uint32_t index, std::string_view receipt,
+                   Sink&& sink) {
   using google::protobuf::internal::WireFormatLite;
   using google::protobuf::io::CodedOutputStream;
-  std::string out;
-  out.reserve(tx.size() + receipt.size() + 24);
-  {
-    google::protobuf::io::StringOutputStream sos(&out);
-    CodedOutputStream cos(&sos);
-    auto length_delimited = [&](uint32_t field, std::string_view bytes) {
-      cos.WriteTag(WireFormatLite::MakeTag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-      cos.WriteVarint32(static_cast<uint32_t>(bytes.size()));
-      cos.WriteRaw(bytes.data(), static_cast<int>(bytes.size()));
-    };
-    if (!tx.empty()) length_delimited(pb::LogEntry::kTxFieldNumber, tx);
-    if (height != 0) {
-      cos.WriteTag(WireFormatLite::MakeTag(pb::LogEntry::kHeightFieldNumber,
-                                           WireFormatLite::WIRETYPE_VARINT));
-      cos.WriteVarint64(height);
-    }
-    if (index != 0) {
-      cos.WriteTag(WireFormatLite::MakeTag(pb::LogEntry::kIndexFieldNumber,
-                                           WireFormatLite::WIRETYPE_VARINT));
-      cos.WriteVarint32(index);
-    }
-    // A message field is always present in a LogEntry (proto3 tracks submessage presence).
-    length_delimited(pb::LogEntry::kReceiptFieldNumber, receipt);
+  // Tags are one byte here; varints at most 10 bytes.
+  uint8_t head[16];
+  uint8_t* p = head;
+  if (!tx.empty()) {
+    p = CodedOutputStream::WriteTagToArray(
+        WireFormatLite::MakeTag(pb::LogEntry::kTxFieldNumber,
+                                WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
+        p);
+    p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(tx.size()), p);
   }
+  sink(std::string_view(reinterpret_cast<const char*>(head), static_cast<size_t>(p - head)));
+  sink(tx);
+  uint8_t mid[48];
+  p = mid;
+  if (height != 0) {
+    p = CodedOutputStream::WriteTagToArray(
+        WireFormatLite::MakeTag(pb::LogEntry::kHeightFieldNumber, WireFormatLite::WIRETYPE_VARINT),
+        p);
+    p = CodedOutputStream::WriteVarint64ToArray(height, p);
+  }
+  if (index != 0) {
+    p = CodedOutputStream::WriteTagToArray(
+        WireFormatLite::MakeTag(pb::LogEntry::kIndexFieldNumber, WireFormatLite::WIRETYPE_VARINT),
+        p);
+    p = CodedOutputStream::WriteVarint32ToArray(index, p);
+  }
+  // A message field is always present in a LogEntry (proto3 tracks submessage presence).
+  p = CodedOutputStream::WriteTagToArray(
+      WireFormatLite::MakeTag(pb::LogEntry::kReceiptFieldNumber,
+                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
+      p);
+  p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(receipt.size()), p);
+  sink(std::string_view(reinterpret_cast<const char*>(mid), static_cast<size_t>(p - mid)));
+  sink(receipt);
+}
+
+}  // namespace
+
+std::string EncodeLogEntry(std::string_view tx, uint64_t height, uint32_t index,
+                           std::string_view receipt) {
+  std::string out;
+  out.reserve(tx.size() + receipt.size() + 32);
+  WriteLogEntry(tx, height, index, receipt, [&](std::string_view piece) { out.append(piece); });
   return out;
+}
+
+std::string EncodeBlock(std::string_view header, const std::vector<std::string_view>& txs) {
+  using google::protobuf::internal::WireFormatLite;
+  using google::protobuf::io::CodedOutputStream;
+  size_t size = 0;
+  auto field_size = [](size_t n) {
+    return 1 + CodedOutputStream::VarintSize32(static_cast<uint32_t>(n)) + n;
+  };
+  if (!header.empty()) size += field_size(header.size());
+  for (std::string_view tx : txs) size += field_size(tx.size());
+  std::string out(size, '\0');
+  uint8_t* p = reinterpret_cast<uint8_t*>(out.data());
+  auto bytes_field = [&p](int field, std::string_view bytes) {
+    p = CodedOutputStream::WriteTagToArray(
+        WireFormatLite::MakeTag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED), p);
+    p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(bytes.size()), p);
+    p = CodedOutputStream::WriteRawToArray(bytes.data(), static_cast<int>(bytes.size()), p);
+  };
+  // Proto3 omits an empty singular field; repeated elements are always written.
+  if (!header.empty()) bytes_field(pb::Block::kHeaderFieldNumber, header);
+  for (std::string_view tx : txs) bytes_field(pb::Block::kTxsFieldNumber, tx);
+  HC_ASSERT_EQ(static_cast<size_t>(p - reinterpret_cast<uint8_t*>(out.data())), size);
+  return out;
+}
+
+Hash32 LogEntryLeafHash(std::string_view tx, uint64_t height, uint32_t index,
+                        std::string_view receipt) {
+  thread_local crypto::Sha256Hasher hasher;
+  hasher.UpdateByte(crypto::kLeafHashPrefix);
+  WriteLogEntry(tx, height, index, receipt, [&](std::string_view piece) { hasher.Update(piece); });
+  return hasher.Final();
 }
 
 }  // namespace hc::ledger

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/bytes.h"
 #include "common/status.h"
@@ -92,5 +93,12 @@ std::string DescribeKey(Cf cf, std::string_view key);
 // always reconstructible from its tx bytes, position and stored receipt bytes.
 std::string EncodeLogEntry(std::string_view tx, uint64_t height, uint32_t index,
                            std::string_view receipt);
+// The bytes of pb::Block{header, txs} as protobuf writes them (the stored block), without copying
+// the txs into a message first.
+std::string EncodeBlock(std::string_view header, const std::vector<std::string_view>& txs);
+
+// LeafHash(EncodeLogEntry(...)) without building the entry: the executor hashes every tx's entry.
+Hash32 LogEntryLeafHash(std::string_view tx, uint64_t height, uint32_t index,
+                        std::string_view receipt);
 
 }  // namespace hc::ledger

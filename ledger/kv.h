@@ -57,6 +57,11 @@ struct KvBatch {
   void Append(const KvBatch& other) {
     writes.insert(writes.end(), other.writes.begin(), other.writes.end());
   }
+  void Append(KvBatch&& other) {
+    writes.insert(writes.end(), std::make_move_iterator(other.writes.begin()),
+                  std::make_move_iterator(other.writes.end()));
+    other.writes.clear();
+  }
 };
 
 // Called for each key/value in a scan, ascending; returning false stops the scan.

@@ -338,12 +338,12 @@ Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
     return Reject("block holds " + std::to_string(block.txs_size()) + " txs, over the limit");
   }
   std::vector<std::string> txs(block.txs().begin(), block.txs().end());
-  return Commit(block, certificate,
+  return Commit(block.header(), certificate,
                 PrepareBlock(header.height(), header.timestamp_ms(), std::move(txs),
                              genesis_.chain_id, verifier_));
 }
 
-Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
+Result<CommittedBlock> Ledger::Commit(std::string_view header_bytes,
                                       const pb::CommitCertificate& certificate,
                                       ExecutableBlock prepared) {
   if (!broken_.ok()) {
@@ -352,7 +352,8 @@ Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
   }
   // R23: the block must extend the tip.
   pb::BlockHeader header;
-  if (block.header().size() > kBlockHeaderMaxBytes || !header.ParseFromString(block.header())) {
+  if (header_bytes.size() > kBlockHeaderMaxBytes ||
+      !header.ParseFromArray(header_bytes.data(), static_cast<int>(header_bytes.size()))) {
     return Reject("block header does not parse");
   }
   const uint64_t h = header.height();
@@ -371,26 +372,24 @@ Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
     return Reject("timestamp " + std::to_string(header.timestamp_ms()) +
                   " ms goes back before the tip's " + std::to_string(tip_timestamp_ms()));
   }
-  if (static_cast<size_t>(block.txs_size()) > kBlockTxsMax ||
-      header.tx_count() != static_cast<uint32_t>(block.txs_size())) {
+  const size_t tx_count = prepared.txs.size();
+  if (tx_count > kBlockTxsMax || header.tx_count() != static_cast<uint32_t>(tx_count)) {
     return Reject("tx_count " + std::to_string(header.tx_count()) + " but the block holds " +
-                  std::to_string(block.txs_size()) + " txs");
+                  std::to_string(tx_count) + " txs");
   }
-  size_t total = block.header().size();
-  for (const std::string& tx : block.txs()) total += tx.size();
-  if (total > kBlockMaxBytes) return Reject("block is over the size limit");
-  const size_t tx_count = static_cast<size_t>(block.txs_size());
-  if (prepared.height != h || prepared.timestamp_ms != header.timestamp_ms() ||
-      prepared.txs.size() != tx_count) {
+  if (prepared.height != h || prepared.timestamp_ms != header.timestamp_ms()) {
     return InvalidArgument("the prepared txs are not this block's");
   }
+  size_t total = header_bytes.size();
+  std::vector<std::string_view> tx_bytes;
+  tx_bytes.reserve(tx_count);
   crypto::CompactRange txs_range;
-  for (size_t i = 0; i < tx_count; ++i) {
-    if (prepared.txs[i].bytes != block.txs(static_cast<int>(i))) {
-      return InvalidArgument("prepared tx " + std::to_string(i) + " is not the block's");
-    }
-    txs_range.Append(crypto::LeafHash(prepared.txs[i].tx_id));
+  for (const BlockTx& tx : prepared.txs) {
+    total += tx.bytes.size();
+    tx_bytes.push_back(tx.bytes);
+    txs_range.Append(crypto::LeafHash(tx.tx_id));
   }
+  if (total > kBlockMaxBytes) return Reject("block is over the size limit");
   if (header.txs_root().size() != kHashBytes || ToHash(header.txs_root()) != txs_range.Root()) {
     return Reject("txs_root does not match the block's txs");
   }
@@ -401,7 +400,7 @@ Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
   HC_RETURN_IF_ERROR(
       CheckLogClaim(header.exec_height(), header.log_size(), AsBytes(header.log_root())));
   if (!header.state_root().empty()) return Reject("state_root is reserved and must be empty");
-  const Hash32 hash = consensus::BlockHash(AsBytes(block.header()));
+  const Hash32 hash = consensus::BlockHash(AsBytes(header_bytes));
   Status cs = CheckCertificate(certificate, h, hash, genesis_, verifier_);
   if (!cs.ok()) return Reject("commit certificate: " + cs.message());
 
@@ -412,12 +411,9 @@ Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
                       " entries, the log holds " + std::to_string(range_.size()));
   }
   crypto::CompactRange range = range_;
-  std::vector<Hash32> leaves;
-  leaves.reserve(exec.entries.size());
-  for (const std::string& entry : exec.entries) leaves.push_back(crypto::LeafHash(AsBytes(entry)));
   KvBatch batch;
-  batch.writes.reserve(leaves.size() / 4 + exec.writes.writes.size() + 64);
-  HC_RETURN_IF_ERROR(AppendLeaves(*store_, leaves, &range, &batch));
+  batch.writes.reserve(exec.leaf_hashes.size() / 4 + exec.writes.writes.size() + 64);
+  HC_RETURN_IF_ERROR(AppendLeaves(*store_, exec.leaf_hashes, &range, &batch));
   const Hash32 root = range.Root();
   lpb::BlockInfo info;
   info.set_height(h);
@@ -433,7 +429,7 @@ Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
   tip.set_log_size(range.size());
   tip.set_log_root(root.data(), root.size());
   tip.set_timestamp_ms(header.timestamp_ms());
-  batch.Put(Cf::kBlocks, keys::Block(h), Serialize(block));
+  batch.Put(Cf::kBlocks, keys::Block(h), EncodeBlock(header_bytes, tx_bytes));
   batch.Put(Cf::kBlocks, keys::BlockInfo(h), Serialize(info));
   batch.Put(Cf::kBlocks, std::string(keys::kTip), Serialize(tip));
   batch.Put(Cf::kCerts, keys::Cert(h), Serialize(certificate));
@@ -443,7 +439,7 @@ Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
     for (const std::string& r : exec.receipt_bytes) group.add_receipts(r);
     batch.Put(Cf::kEntries, keys::EntriesGroup(exec.first_entry), Serialize(group));
   }
-  batch.Append(exec.writes);
+  batch.Append(std::move(exec.writes));
   Status ws = store_->Write(batch, /*sync=*/true);
   if (!ws.ok()) {
     broken_ = ws;

@@ -62,8 +62,9 @@ class Ledger {
   Result<CommittedBlock> Commit(const ::healthchain::v1::Block& block,
                                 const ::healthchain::v1::CommitCertificate& certificate);
   // The same, with the txs already decoded (R1..R4) by the caller, e.g. through the mempool's
-  // signature cache. `prepared` must be PrepareBlock of this block's txs, height and timestamp.
-  Result<CommittedBlock> Commit(const ::healthchain::v1::Block& block,
+  // signature cache: the block is `header` (BlockHeader bytes) followed by the txs of `prepared`,
+  // which must be PrepareBlock of them with the header's height and timestamp.
+  Result<CommittedBlock> Commit(std::string_view header,
                                 const ::healthchain::v1::CommitCertificate& certificate,
                                 ExecutableBlock prepared);
 

@@ -129,14 +129,16 @@ class Executor {
       receipt.set_related_id(std::move(outcome.related_id));
       receipt.set_flagged(outcome.flagged);
       std::string receipt_bytes = Serialize(receipt);
-      result.entries.push_back(EncodeLogEntry(tx.bytes, block_.height, index_, receipt_bytes));
+      result.leaf_hashes.push_back(
+          LogEntryLeafHash(tx.bytes, block_.height, index_, receipt_bytes));
       result.receipt_bytes.push_back(std::move(receipt_bytes));
       result.receipts.push_back(std::move(receipt));
     }
     std::string count;
     PutU64(&count, first + block_.txs.size());
     state_.Put(Cf::kState, std::string(keys::kEntryCount), std::move(count));
-    result.writes = state_.Writes();
+    result.writes = state_.TakeWrites();
+    result.state_writes = result.writes.writes.size();
     return result;
   }
 
@@ -1030,7 +1032,10 @@ Result<ExecutionResult> Execute(const ExecutableBlock& block, const KvReader& st
 // ---- StateOverlay ----
 
 Status StateOverlay::Get(Cf cf, std::string_view key, std::string* value) const {
-  std::string composed = ComposeKey(cf, key);
+  // Looked up through a reused buffer: most reads hit the block's writes or earlier reads.
+  std::string& composed = key_buf_;
+  composed.assign(1, static_cast<char>(cf));
+  composed.append(key);
   auto it = writes_.find(composed);
   if (it != writes_.end()) {
     if (!it->second) return NotFound(std::string(CfName(cf)) + " key deleted");
@@ -1045,10 +1050,10 @@ Status StateOverlay::Get(Cf cf, std::string_view key, std::string* value) const 
   }
   Status s = base_.Get(cf, key, value);
   if (s.ok()) {
-    read_cache_.emplace(std::move(composed), *value);
+    read_cache_.emplace(composed, *value);
   } else if (s.code() == StatusCode::kNotFound) {
     // The tx index is read once per tx id and misses almost always: not worth remembering.
-    if (cf != Cf::kTxIndex) read_cache_.emplace(std::move(composed), std::nullopt);
+    if (cf != Cf::kTxIndex) read_cache_.emplace(composed, std::nullopt);
   }
   return s;
 }
@@ -1099,12 +1104,14 @@ void StateOverlay::Delete(Cf cf, std::string key) {
   writes_.insert_or_assign(ComposeKey(cf, key), std::nullopt);
 }
 
-KvBatch StateOverlay::Writes() const {
+KvBatch StateOverlay::TakeWrites() {
   KvBatch batch;
   batch.writes.reserve(writes_.size());
-  for (const auto& [k, v] : writes_) {
-    batch.writes.push_back({static_cast<Cf>(k[0]), k.substr(1), v});
+  for (auto& [k, v] : writes_) {
+    batch.writes.push_back({static_cast<Cf>(k[0]), k.substr(1), std::move(v)});
   }
+  writes_.clear();
+  read_cache_.clear();
   return batch;
 }
 

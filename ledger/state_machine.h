@@ -53,10 +53,12 @@ struct ExecutionResult {
   uint64_t first_entry = 0;                          // log index of the block's first entry
   std::vector<::healthchain::v1::Receipt> receipts;  // one per tx, in block order (R22)
   std::vector<std::string> receipt_bytes;            // their serialisation, as stored
-  std::vector<std::string> entries;                  // LogEntry bytes: the Merkle leaf inputs
+  std::vector<Hash32> leaf_hashes;                   // LeafHash of each LogEntry (R22)
   // The state, index and tx_index writes, sorted by (column family, key); applying them to the
   // state Execute read gives the state after the block.
   KvBatch writes;
+  size_t state_writes =
+      0;  // writes.writes.size(), kept when the ledger moves `writes` to its store
 };
 
 // Executes `block` on `state`. Fails only when the state cannot be read or a stored record does
@@ -95,8 +97,8 @@ class StateOverlay final : public KvReader {
 
   void Put(Cf cf, std::string key, std::string value);
   void Delete(Cf cf, std::string key);
-  // The writes so far, sorted by (column family, key).
-  KvBatch Writes() const;
+  // The writes so far, sorted by (column family, key); the overlay is left empty.
+  KvBatch TakeWrites();
 
  private:
   const KvReader& base_;
@@ -105,6 +107,7 @@ class StateOverlay final : public KvReader {
   // Point reads of the base, kept for the overlay's life (one block): a block's txs read the same
   // signers, records and consents again and again. nullopt records a miss.
   mutable std::unordered_map<std::string, std::optional<std::string>> read_cache_;
+  mutable std::string key_buf_;  // Get's composed key, reused
 };
 
 }  // namespace hc::ledger

@@ -869,7 +869,7 @@ void NodeImpl::ExecutorLoop() {
   while (true) {
     auto block = exec_q_.PopFor(std::chrono::milliseconds(200));
     if (!block && exec_q_.closed()) break;
-    if (block && !failed_) ExecuteCertified(*block);
+    if (block && !failed_) ExecuteCertified(std::move(*block));
     const int64_t now = SystemClock().NowMs();
     if (now - last_sweep >= 200) {
       SweepWaiters();
@@ -878,12 +878,12 @@ void NodeImpl::ExecutorLoop() {
   }
 }
 
-void NodeImpl::ExecuteCertified(const consensus::CertifiedBlock& cb) {
+void NodeImpl::ExecuteCertified(consensus::CertifiedBlock cb) {
   const auto t0 = std::chrono::steady_clock::now();
-  pb::Block block = ToPbBlock(cb.block);
+  const std::string header_bytes = AsStr(cb.block.header);
   pb::CommitCertificate cert = ToPbCert(cb.certificate);
   pb::BlockHeader header;
-  if (!header.ParseFromString(block.header())) {
+  if (!header.ParseFromString(header_bytes)) {
     Fatal("the replica committed a block whose header does not parse");
     return;
   }
@@ -904,7 +904,10 @@ void NodeImpl::ExecuteCertified(const consensus::CertifiedBlock& cb) {
     }
   }
   if (summary.height.value() != height) {
-    std::vector<std::string> txs(block.txs().begin(), block.txs().end());
+    // The one copy of the tx bytes the ledger needs; the replica's copy goes to the subscribers.
+    std::vector<std::string> txs;
+    txs.reserve(cb.block.txs.size());
+    for (const Bytes& tx : cb.block.txs) txs.emplace_back(AsStr(tx));
     ledger::ExecutableBlock prepared =
         ledger::PrepareBlock(height, header.timestamp_ms(), std::move(txs), genesis_.chain_id,
                              mempool_->block_verifier());
@@ -914,7 +917,7 @@ void NodeImpl::ExecuteCertified(const consensus::CertifiedBlock& cb) {
     Result<ledger::CommittedBlock> committed = Status(StatusCode::kInternal, "not run");
     {
       std::unique_lock lock(ledger_mu_);
-      committed = ledger_->Commit(block, cert, std::move(prepared));
+      committed = ledger_->Commit(header_bytes, cert, std::move(prepared));
     }
     if (!committed.ok()) {
       Fatal("the ledger refused certified block " + std::to_string(height) + ": " +
@@ -922,7 +925,7 @@ void NodeImpl::ExecuteCertified(const consensus::CertifiedBlock& cb) {
       return;
     }
     ledger_height_ = height;
-    PublishCommitted(block, header.timestamp_ms(), committed.value(),
+    PublishCommitted(std::move(cb.block.txs), header.timestamp_ms(), committed.value(),
                      CommittedErasures(std::move(erasures), committed.value()));
     summary = MakeExecSummary(height, committed->block_hash, header.timestamp_ms(),
                               committed->log_size, committed->log_root);
@@ -954,7 +957,7 @@ void NodeImpl::AfterCommit(const std::vector<TxId>& ids, const ledger::Committed
   NotifyWaiters(ids, committed, certificate);
 }
 
-void NodeImpl::PublishCommitted(const pb::Block& block, int64_t timestamp_ms,
+void NodeImpl::PublishCommitted(std::vector<Bytes> txs, int64_t timestamp_ms,
                                 const ledger::CommittedBlock& committed,
                                 std::optional<std::vector<std::string>> erased_records) {
   if (!ledger_view_ || !ledger_view_->has_subscribers()) return;
@@ -963,8 +966,7 @@ void NodeImpl::PublishCommitted(const pb::Block& block, int64_t timestamp_ms,
   ev.block_hash = committed.block_hash;
   ev.timestamp_ms = timestamp_ms;
   ev.first_entry = committed.execution.first_entry;
-  ev.txs.reserve(block.txs_size());
-  for (const std::string& tx : block.txs()) ev.txs.push_back(ToBytes(tx));
+  ev.txs = std::move(txs);
   ev.receipts = committed.execution.receipt_bytes;
   ev.erased_records =
       erased_records ? std::move(*erased_records) : api::ParseErasedRecords(ev.txs, ev.receipts);
@@ -1115,7 +1117,7 @@ size_t NodeImpl::ApplyFetched(uint32_t peer, const consensus::StateResponse& res
     for (const std::string& tx : block.txs()) ids.push_back(ledger::TxIdOf(AsBytes(tx)));
     pb::BlockHeader header;
     if (header.ParseFromString(block.header())) {
-      PublishCommitted(block, header.timestamp_ms(), committed.value(), std::nullopt);
+      PublishCommitted(cb.block.txs, header.timestamp_ms(), committed.value(), std::nullopt);
     }
     AfterCommit(ids, committed.value(), cert, false);
   }

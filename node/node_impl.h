@@ -249,13 +249,13 @@ class NodeImpl {
   void RefreshMetrics();
 
   void ExecutorLoop();
-  void ExecuteCertified(const consensus::CertifiedBlock& block);
+  void ExecuteCertified(consensus::CertifiedBlock block);
   // Metrics, the mempool (own_mempool: this driver's blocks) and commit waiters, after a block
   // executed (`ids` in block order).
   void AfterCommit(const std::vector<TxId>& ids, const ledger::CommittedBlock& committed,
                    const ::healthchain::v1::CommitCertificate& certificate, bool own_mempool);
   // Hands a committed block to the exchange API's commit subscribers (the event stream).
-  void PublishCommitted(const ::healthchain::v1::Block& block, int64_t timestamp_ms,
+  void PublishCommitted(std::vector<Bytes> txs, int64_t timestamp_ms,
                         const ledger::CommittedBlock& committed,
                         std::optional<std::vector<std::string>> erased_records);
   // (erased_records: from the executed block's decoded txs; nullopt parses them.)
