@@ -231,10 +231,11 @@ struct Subscriber {
 // Sends `sub` the messages of one block, on the channel's strand.
 void SendBlock(const ExchangeContext& ctx, const Subscriber& sub, WebSocketChannel& channel,
                const CommittedBlockEvent& ev) {
+  const std::vector<Bytes>& txs = *ev.txs;
   std::vector<TxFacts> facts;
-  facts.reserve(ev.txs.size());
+  facts.reserve(txs.size());
   bool lookup = false;
-  for (const Bytes& tx : ev.txs) {
+  for (const Bytes& tx : txs) {
     facts.push_back(FactsOf(tx));
     lookup = lookup || (facts.back().parsed && NeedsLookup(facts.back().body));
   }
@@ -253,7 +254,7 @@ void SendBlock(const ExchangeContext& ctx, const Subscriber& sub, WebSocketChann
     json::object o;
     o["height"] = ev.height;
     o["index"] = i;
-    o["tx_id"] = HexEncode(ledger::TxIdOf(ev.txs[i]));
+    o["tx_id"] = HexEncode(ledger::TxIdOf(txs[i]));
     o["type"] = t.parsed ? PayloadName(t.body) : "";
     o["signer"] = HexOf(t.signer);
     o["status"] = StatusName(receipt.status());

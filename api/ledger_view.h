@@ -24,8 +24,9 @@ struct CommittedBlockEvent {
   uint64_t height = 0;
   Hash32 block_hash{};
   int64_t timestamp_ms = 0;
-  uint64_t first_entry = 0;           // log index of the block's first tx
-  std::vector<Bytes> txs;             // SignedTx bytes, in block order
+  uint64_t first_entry = 0;  // log index of the block's first tx
+  // SignedTx bytes, in block order; shared with the replica's copy of the block, never changed.
+  std::shared_ptr<const std::vector<Bytes>> txs = std::make_shared<const std::vector<Bytes>>();
   std::vector<std::string> receipts;  // serialized healthchain.v1.Receipt, one per tx
   // The record ids whose erasure (erase_record, receipt OK) this block committed, in block order:
   // the payload store deletes their ciphertext (P4) without parsing every tx again.

@@ -80,7 +80,9 @@ class App {
 
   // Checks a block's body against its header: tx_count and txs_root match the txs, and every tx is
   // well-formed (decodes, size bounds). Full tx validation belongs to the mempool and the ledger.
-  virtual Status CheckBlockBody(const Block& block, const HeaderInfo& header) const = 0;
+  // Returns the txs' ids (TxIds), which the check computes anyway.
+  virtual Result<std::vector<TxId>> CheckBlockBody(const Block& block,
+                                                   const HeaderInfo& header) const = 0;
 
   // The tx ids of block.txs, in order. Only called on blocks that passed CheckBlockBody or that
   // the App built.

@@ -8,8 +8,11 @@
 // checked by the replica at its boundary (docs/spec/pbft.md R1).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <string_view>
 #include <variant>
 #include <vector>
@@ -25,11 +28,50 @@ using PublicKey = crypto::Ed25519PublicKey;
 // SHA-256("hc/txid/v1" || body) of a SignedTx (docs/spec/wire.md W3).
 using TxId = Hash32;
 
+// A block's SignedTx bytes. Immutable once built and shared by every copy of the block (the
+// replica's slot, its prepared certificate, the durable record, the block handed to the executor),
+// so copying a block copies no tx bytes. Mutable() gives a private copy to change.
+class BlockTxs {
+ public:
+  using const_iterator = std::vector<Bytes>::const_iterator;
+
+  BlockTxs() = default;
+  BlockTxs(std::vector<Bytes> txs)  // NOLINT(google-explicit-constructor): a block's txs are a list
+      : txs_(txs.empty() ? nullptr : std::make_shared<std::vector<Bytes>>(std::move(txs))) {}
+  BlockTxs(std::initializer_list<Bytes> txs) : BlockTxs(std::vector<Bytes>(txs)) {}
+
+  size_t size() const { return txs_ ? txs_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  const Bytes& operator[](size_t i) const { return (*txs_)[i]; }
+  const Bytes& back() const { return txs_->back(); }
+  const_iterator begin() const { return txs_ ? txs_->cbegin() : const_iterator(); }
+  const_iterator end() const { return txs_ ? txs_->cend() : const_iterator(); }
+  // The shared list itself (null when empty), for readers that outlive the block.
+  std::shared_ptr<const std::vector<Bytes>> shared() const { return txs_; }
+
+  // The txs to change in place: copied first if another block shares them.
+  std::vector<Bytes>& Mutable() {
+    if (!txs_) {
+      txs_ = std::make_shared<std::vector<Bytes>>();
+    } else if (txs_.use_count() > 1) {
+      txs_ = std::make_shared<std::vector<Bytes>>(*txs_);
+    }
+    return *txs_;
+  }
+
+  friend bool operator==(const BlockTxs& a, const BlockTxs& b) {
+    return a.txs_ == b.txs_ || std::equal(a.begin(), a.end(), b.begin(), b.end());
+  }
+
+ private:
+  std::shared_ptr<std::vector<Bytes>> txs_;
+};
+
 // proto Block: the header bytes exactly as the proposer produced them, and the SignedTx bytes.
 // block_hash = SHA-256("hc/block/v1" || header) (wire.md W4); see BlockHash() in signing.h.
 struct Block {
   Bytes header;
-  std::vector<Bytes> txs;
+  BlockTxs txs;
 
   friend bool operator==(const Block&, const Block&) = default;
 };

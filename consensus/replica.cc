@@ -456,20 +456,26 @@ Replica::Accept Replica::TryAcceptPrePrepare(const PrePrepare& pp) {
     Drop(DropReason::kBadExecState);
     return Accept::kDropped;
   }
-  if (!app_.CheckBlockBody(pp.block, h).ok()) {
+  Result<std::vector<TxId>> ids = app_.CheckBlockBody(pp.block, h);
+  if (!ids.ok()) {
     Drop(DropReason::kBadTxs);
     return Accept::kDropped;
   }
-  AcceptPrePrepare(GetSlot(pp.seq), pp, h);
+  AcceptPrePrepare(GetSlot(pp.seq), pp, h, std::move(ids).value());
   return Accept::kAccepted;
 }
 
 void Replica::AcceptPrePrepare(Slot& slot, const PrePrepare& pp, const HeaderInfo& header) {
+  AcceptPrePrepare(slot, pp, header, app_.TxIds(pp.block));
+}
+
+void Replica::AcceptPrePrepare(Slot& slot, const PrePrepare& pp, const HeaderInfo& header,
+                               std::vector<TxId> tx_ids) {
   HC_ASSERT(!slot.pre_prepare);
   HC_ASSERT(!slot.voted_digest || *slot.voted_digest == pp.block_hash);
   slot.pre_prepare = pp;
   slot.header = header;
-  slot.tx_ids = app_.TxIds(pp.block);
+  slot.tx_ids = std::move(tx_ids);
   pending_pre_prepares_.erase(pp.seq);
   if (!slot.committed) SetInFlight(slot.tx_ids, true);
   if (PrimaryOf(view_) == config_.self) {

@@ -151,6 +151,9 @@ class Replica {
   void HandleCommit(ReplicaId from, const Commit& c);
   Accept TryAcceptPrePrepare(const PrePrepare& pp);
   void AcceptPrePrepare(Slot& slot, const PrePrepare& pp, const HeaderInfo& header);
+  // The same with the block's tx ids already computed (by CheckBlockBody).
+  void AcceptPrePrepare(Slot& slot, const PrePrepare& pp, const HeaderInfo& header,
+                        std::vector<TxId> tx_ids);
   void RetryPendingPrePrepares();
   void SendPrepare(Slot& slot);
   void CheckPrepared(Slot& slot);

@@ -42,6 +42,12 @@ Hash32 TxsRoot(const std::vector<std::string>& txs) {
   return range.Root();
 }
 
+Hash32 TxsRootOfIds(const std::vector<Hash32>& ids) {
+  crypto::CompactRange range;
+  for (const Hash32& id : ids) range.Append(crypto::LeafHash(id));
+  return range.Root();
+}
+
 pb::Block BuildBlock(const BlockParams& p, std::vector<std::string> txs) {
   pb::BlockHeader h;
   h.set_chain_id(p.chain_id);

@@ -116,6 +116,8 @@ class Ledger {
 
 // RFC 9162 root over the txs' ids (BlockHeader.txs_root, docs/spec/wire.md W4).
 Hash32 TxsRoot(const std::vector<std::string>& txs);
+// The same from the ids themselves.
+Hash32 TxsRootOfIds(const std::vector<Hash32>& ids);
 
 struct BlockParams {
   std::string chain_id;

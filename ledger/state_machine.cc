@@ -103,6 +103,9 @@ class Executor {
     ExecutionResult result;
     HC_ASSIGN_OR_RETURN(uint64_t first, LoadEntryCount());
     result.first_entry = first;
+    result.receipts.reserve(block_.txs.size());
+    result.receipt_bytes.reserve(block_.txs.size());
+    result.leaf_hashes.reserve(block_.txs.size());
     for (size_t i = 0; i < block_.txs.size(); ++i) {
       const BlockTx& tx = block_.txs[i];
       index_ = static_cast<uint32_t>(i);
@@ -1107,10 +1110,14 @@ void StateOverlay::Delete(Cf cf, std::string key) {
 KvBatch StateOverlay::TakeWrites() {
   KvBatch batch;
   batch.writes.reserve(writes_.size());
-  for (auto& [k, v] : writes_) {
-    batch.writes.push_back({static_cast<Cf>(k[0]), k.substr(1), std::move(v)});
+  // The map's nodes are taken apart, so neither keys nor values are copied.
+  while (!writes_.empty()) {
+    auto node = writes_.extract(writes_.begin());
+    std::string& key = node.key();
+    const Cf cf = static_cast<Cf>(key[0]);
+    key.erase(0, 1);
+    batch.writes.push_back({cf, std::move(key), std::move(node.mapped())});
   }
-  writes_.clear();
   read_cache_.clear();
   return batch;
 }

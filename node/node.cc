@@ -925,7 +925,7 @@ void NodeImpl::ExecuteCertified(consensus::CertifiedBlock cb) {
       return;
     }
     ledger_height_ = height;
-    PublishCommitted(std::move(cb.block.txs), header.timestamp_ms(), committed.value(),
+    PublishCommitted(cb.block.txs, header.timestamp_ms(), committed.value(),
                      CommittedErasures(std::move(erasures), committed.value()));
     summary = MakeExecSummary(height, committed->block_hash, header.timestamp_ms(),
                               committed->log_size, committed->log_root);
@@ -957,7 +957,7 @@ void NodeImpl::AfterCommit(const std::vector<TxId>& ids, const ledger::Committed
   NotifyWaiters(ids, committed, certificate);
 }
 
-void NodeImpl::PublishCommitted(std::vector<Bytes> txs, int64_t timestamp_ms,
+void NodeImpl::PublishCommitted(const consensus::BlockTxs& txs, int64_t timestamp_ms,
                                 const ledger::CommittedBlock& committed,
                                 std::optional<std::vector<std::string>> erased_records) {
   if (!ledger_view_ || !ledger_view_->has_subscribers()) return;
@@ -966,10 +966,10 @@ void NodeImpl::PublishCommitted(std::vector<Bytes> txs, int64_t timestamp_ms,
   ev.block_hash = committed.block_hash;
   ev.timestamp_ms = timestamp_ms;
   ev.first_entry = committed.execution.first_entry;
-  ev.txs = std::move(txs);
+  if (auto shared = txs.shared()) ev.txs = std::move(shared);
   ev.receipts = committed.execution.receipt_bytes;
   ev.erased_records =
-      erased_records ? std::move(*erased_records) : api::ParseErasedRecords(ev.txs, ev.receipts);
+      erased_records ? std::move(*erased_records) : api::ParseErasedRecords(*ev.txs, ev.receipts);
   ledger_view_->Publish(ev);
 }
 

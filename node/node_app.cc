@@ -84,8 +84,10 @@ consensus::Block NodeApp::BuildBlock(const consensus::ProposalRequest& request) 
   pb::Block built = ledger::BuildBlock(params, std::move(txs));
   consensus::Block block;
   block.header = ToBytes(built.header());
-  block.txs.reserve(built.txs_size());
-  for (const std::string& tx : built.txs()) block.txs.push_back(ToBytes(tx));
+  std::vector<Bytes> block_txs;
+  block_txs.reserve(built.txs_size());
+  for (const std::string& tx : built.txs()) block_txs.push_back(ToBytes(tx));
+  block.txs = std::move(block_txs);
   return block;
 }
 
@@ -104,24 +106,22 @@ Result<consensus::HeaderInfo> NodeApp::DecodeHeader(ByteView header) const {
   return info;
 }
 
-Status NodeApp::CheckBlockBody(const consensus::Block& block,
-                               const consensus::HeaderInfo& header) const {
+Result<std::vector<consensus::TxId>> NodeApp::CheckBlockBody(
+    const consensus::Block& block, const consensus::HeaderInfo& header) const {
   if (block.txs.size() != header.tx_count) {
     return InvalidArgument("block: " + std::to_string(block.txs.size()) + " txs, header says " +
                            std::to_string(header.tx_count));
   }
   HC_ASSIGN_OR_RETURN(pb::BlockHeader h, ParseHeader(block.header, chain_id_));
-  std::vector<std::string> txs;
-  txs.reserve(block.txs.size());
   for (const Bytes& tx : block.txs) {
     if (tx.empty() || tx.size() > consensus::kMaxTxBytes) {
       return InvalidArgument("block: a tx of " + std::to_string(tx.size()) + " bytes");
     }
-    txs.push_back(AsStr(tx));
   }
-  const Hash32 root = ledger::TxsRoot(txs);
+  std::vector<consensus::TxId> ids = TxIds(block);
+  const Hash32 root = ledger::TxsRootOfIds(ids);
   if (AsStringView(root) != h.txs_root()) return InvalidArgument("block: txs_root mismatch");
-  return Status::Ok();
+  return ids;
 }
 
 std::vector<consensus::TxId> NodeApp::TxIds(const consensus::Block& block) const {

@@ -38,8 +38,8 @@ class NodeApp final : public consensus::App {
 
   consensus::Block BuildBlock(const consensus::ProposalRequest& request) override;
   Result<consensus::HeaderInfo> DecodeHeader(ByteView header) const override;
-  Status CheckBlockBody(const consensus::Block& block,
-                        const consensus::HeaderInfo& header) const override;
+  Result<std::vector<consensus::TxId>> CheckBlockBody(
+      const consensus::Block& block, const consensus::HeaderInfo& header) const override;
   std::vector<consensus::TxId> TxIds(const consensus::Block& block) const override;
   std::optional<consensus::ExecSummary> ExecutedSummary(Height height) const override;
 

@@ -255,7 +255,7 @@ class NodeImpl {
   void AfterCommit(const std::vector<TxId>& ids, const ledger::CommittedBlock& committed,
                    const ::healthchain::v1::CommitCertificate& certificate, bool own_mempool);
   // Hands a committed block to the exchange API's commit subscribers (the event stream).
-  void PublishCommitted(std::vector<Bytes> txs, int64_t timestamp_ms,
+  void PublishCommitted(const consensus::BlockTxs& txs, int64_t timestamp_ms,
                         const ledger::CommittedBlock& committed,
                         std::optional<std::vector<std::string>> erased_records);
   // (erased_records: from the executed block's decoded txs; nullopt parses them.)

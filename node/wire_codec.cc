@@ -153,8 +153,10 @@ Status Fixed(const std::string& in, std::array<uint8_t, N>* out, const std::stri
 consensus::Block FromPb(const pb::Block& in) {
   consensus::Block b;
   b.header = ToBytes(in.header());
-  b.txs.reserve(in.txs_size());
-  for (const auto& tx : in.txs()) b.txs.push_back(ToBytes(tx));
+  std::vector<Bytes> txs;
+  txs.reserve(in.txs_size());
+  for (const auto& tx : in.txs()) txs.push_back(ToBytes(tx));
+  b.txs = std::move(txs);
   return b;
 }
 

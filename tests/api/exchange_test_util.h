@@ -86,9 +86,11 @@ class FakeLedgerView final : public LedgerView {
     ev.block_hash = r->block_hash;
     ev.timestamp_ms = header.timestamp_ms();
     ev.first_entry = r->execution.first_entry;
-    for (const auto& tx : block.txs()) ev.txs.push_back(ToBytes(tx));
+    std::vector<Bytes> txs;
+    for (const auto& tx : block.txs()) txs.push_back(ToBytes(tx));
+    ev.txs = std::make_shared<const std::vector<Bytes>>(std::move(txs));
     ev.receipts = r->execution.receipt_bytes;
-    ev.erased_records = ParseErasedRecords(ev.txs, ev.receipts);
+    ev.erased_records = ParseErasedRecords(*ev.txs, ev.receipts);
     {
       std::lock_guard lock(subs_mu_);
       for (auto& [id, fn] : subs_) fn(ev);

@@ -48,9 +48,11 @@ class FakeLedgerView final : public LedgerView {
     CommittedBlockEvent e;
     e.height = c.height;
     e.first_entry = c.execution.first_entry;
-    for (const auto& t : txs) e.txs.push_back(ToBytes(t));
+    std::vector<Bytes> bytes;
+    for (const auto& t : txs) bytes.push_back(ToBytes(t));
+    e.txs = std::make_shared<const std::vector<Bytes>>(std::move(bytes));
     e.receipts = c.execution.receipt_bytes;
-    e.erased_records = ParseErasedRecords(e.txs, e.receipts);
+    e.erased_records = ParseErasedRecords(*e.txs, e.receipts);
     for (const auto& [live, fn] : subscribers_) {
       if (*live) fn(e);
     }

@@ -101,7 +101,7 @@ class Harness {
     Block b;
     std::vector<TxId> ids;
     for (uint64_t t : txs) {
-      b.txs.push_back(MakeFakeTx(t, 100));
+      b.txs.Mutable().push_back(MakeFakeTx(t, 100));
       ids.push_back(FakeTxId(b.txs.back()));
     }
     HeaderInfo h;

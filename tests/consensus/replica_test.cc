@@ -419,10 +419,10 @@ TEST(ValidationTest, BadExecState) {
 TEST(ValidationTest, BadTxs) {
   Harness h(1);
   Block b = h.MakeBlock(kV0, kS1, h.config().genesis.hash, {1, 2});
-  b.txs[1] = Bytes(40, 'X');  // not a well-formed tx, and not what txs_root commits to
+  b.txs.Mutable()[1] = Bytes(40, 'X');  // not a well-formed tx, and not what txs_root commits to
   h.Deliver(0, h.MakePrePrepare(kV0, kS1, b));
   Block c = h.MakeBlock(kV0, kS1, h.config().genesis.hash, {1, 2});
-  c.txs.pop_back();  // tx_count mismatch
+  c.txs.Mutable().pop_back();  // tx_count mismatch
   h.Deliver(0, h.MakePrePrepare(kV0, kS1, c));
   EXPECT_EQ(h.Drops(DropReason::kBadTxs), 2u);
 }

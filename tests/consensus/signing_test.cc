@@ -67,7 +67,7 @@ TEST(SigningBytesTest, PreparedSetDigestIsOverSeqViewHash) {
   EXPECT_EQ(PreparedSetDigest(set), crypto::Sha256(expected));
   // The prepares and the block are not part of it: they are self-certifying.
   set[0].prepares.push_back(Prepare{});
-  set[0].pre_prepare.block.txs.push_back(ToBytes("tx"));
+  set[0].pre_prepare.block.txs.Mutable().push_back(ToBytes("tx"));
   EXPECT_EQ(PreparedSetDigest(set), crypto::Sha256(expected));
   EXPECT_NE(PreparedSetDigest({}), PreparedSetDigest(set));
 }

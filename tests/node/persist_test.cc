@@ -33,7 +33,7 @@ class RecordGen {
   Block B() {
     Block b;
     b.header = Bytes(10 + U(50), static_cast<uint8_t>(U(255)));
-    for (uint64_t i = 0, n = U(3); i < n; ++i) b.txs.push_back(Bytes(1 + U(40), 7));
+    for (uint64_t i = 0, n = U(3); i < n; ++i) b.txs.Mutable().push_back(Bytes(1 + U(40), 7));
     return b;
   }
   PrePrepare PP(uint64_t view, uint64_t seq) {
@@ -201,7 +201,7 @@ TEST(PersistTest, AVoteWritesOnlyItsOwnRecordOfTheSlot) {
   RecordingStore store;
   ConsensusStore cs(store, DurableState{});
   PreparedCertificate cert = g.Cert(0, 5);
-  cert.pre_prepare.block.txs.assign(50, Bytes(400, 1));  // a block worth noticing
+  cert.pre_prepare.block.txs.Mutable().assign(50, Bytes(400, 1));  // a block worth noticing
   ASSERT_TRUE(cs.Persist({consensus::OwnPrePrepareRecord{cert.pre_prepare}}).ok());
   ASSERT_TRUE(cs.Persist({consensus::PreparedRecord{cert}}).ok());
   EXPECT_EQ(store.last_keys, 1u);  // the certificate, not the pre-prepare again

@@ -152,7 +152,7 @@ Block FakeApp::BuildBlock(const consensus::ProposalRequest& request) {
     if (bytes + tx.size() > request.max_bytes) break;
     bytes += tx.size();
     ids.push_back(id);
-    block.txs.push_back(tx);
+    block.txs.Mutable().push_back(tx);
   }
   HeaderInfo h;
   h.height = request.height;
@@ -197,7 +197,8 @@ Result<HeaderInfo> FakeApp::DecodeHeader(ByteView header) const {
   return h;
 }
 
-Status FakeApp::CheckBlockBody(const Block& block, const HeaderInfo& header) const {
+Result<std::vector<TxId>> FakeApp::CheckBlockBody(const Block& block,
+                                                  const HeaderInfo& header) const {
   if (block.txs.size() != header.tx_count) return InvalidArgument("tx count mismatch");
   std::vector<TxId> ids;
   for (const Bytes& tx : block.txs) {
@@ -208,7 +209,7 @@ Status FakeApp::CheckBlockBody(const Block& block, const HeaderInfo& header) con
   if (EncodeFakeHeader(chain_id_, header, FakeTxsRoot(ids)) != block.header) {
     return InvalidArgument("txs_root mismatch");
   }
-  return Status::Ok();
+  return ids;
 }
 
 std::vector<TxId> FakeApp::TxIds(const Block& block) const {

@@ -64,7 +64,8 @@ class FakeApp final : public consensus::App {
 
   Block BuildBlock(const consensus::ProposalRequest& request) override;
   Result<HeaderInfo> DecodeHeader(ByteView header) const override;
-  Status CheckBlockBody(const Block& block, const HeaderInfo& header) const override;
+  Result<std::vector<TxId>> CheckBlockBody(const Block& block,
+                                           const HeaderInfo& header) const override;
   std::vector<TxId> TxIds(const Block& block) const override;
   std::optional<ExecSummary> ExecutedSummary(Height height) const override;
 

@@ -583,7 +583,8 @@ Message Simulation::RandomGarbageUnsigned(uint32_t from) {
     case 0: {
       PrePrepare pp{v, s, h, {}, sig};
       pp.block.header = Bytes(Rand(2000), 0x5a);
-      for (uint64_t i = 0, k = Rand(20); i < k; ++i) pp.block.txs.push_back(Bytes(Rand(300), 1));
+      for (uint64_t i = 0, k = Rand(20); i < k; ++i)
+        pp.block.txs.Mutable().push_back(Bytes(Rand(300), 1));
       return pp;
     }
     case 1:
