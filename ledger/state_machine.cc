@@ -89,9 +89,9 @@ Outcome Deny(pb::DenyReason why, std::string_view rule, std::string reason,
   return o;
 }
 
-// Who signed a tx, as the state knows them (R6).
+// Who signed a tx, as the state knows them (R6). `org` points into the executor's org cache.
 struct SignerInfo {
-  std::optional<lpb::OrgState> org;
+  const lpb::OrgState* org = nullptr;
   std::optional<lpb::PatientState> patient;
 };
 
@@ -183,6 +183,29 @@ class Executor {
     state_.Put(cf, std::move(key), Serialize(m));
   }
 
+  // Orgs sign almost every tx and there are few of them, so their parsed states are kept for the
+  // block; every org write goes through StoreOrg, which keeps the cache equal to the state.
+  // Returns nullptr for an unknown key; the pointer stays valid for the block (map nodes are
+  // stable, and StoreOrg updates in place).
+  Result<const lpb::OrgState*> LoadOrg(std::string_view key) {
+    auto it = orgs_.find(key);
+    if (it == orgs_.end()) {
+      HC_ASSIGN_OR_RETURN(auto org, Load<lpb::OrgState>(Cf::kState, keys::Org(key)));
+      it = orgs_.emplace(std::string(key), std::move(org)).first;
+    }
+    return it->second ? &*it->second : nullptr;
+  }
+
+  void StoreOrg(const lpb::OrgState& org) {
+    Store(Cf::kState, keys::Org(org.key()), org);
+    auto it = orgs_.find(org.key());
+    if (it == orgs_.end()) {
+      orgs_.emplace(org.key(), org);
+    } else {
+      it->second = org;
+    }
+  }
+
   // ---- R5, R6 ----
 
   Result<Outcome> ExecuteTx() {
@@ -203,7 +226,7 @@ class Executor {
     if (s.code() != StatusCode::kNotFound) return s;
     state_.Put(Cf::kTxIndex, std::string(tx_id), keys::TxIndexValue(block_.height, index_));
 
-    HC_ASSIGN_OR_RETURN(signer_.org, Load<lpb::OrgState>(Cf::kState, keys::Org(SignerKey())));
+    HC_ASSIGN_OR_RETURN(signer_.org, LoadOrg(SignerKey()));
     signer_.patient.reset();
     if (!signer_.org) {
       HC_ASSIGN_OR_RETURN(signer_.patient,
@@ -308,7 +331,7 @@ class Executor {
     org.set_name(p.name());
     org.set_fhir_organization(p.fhir_organization());
     org.set_registered_height(block_.height);
-    Store(Cf::kState, keys::Org(p.org_key()), org);
+    StoreOrg(org);
     return Ok("R7", "registered " + RoleName(p.role()) + " '" + p.name() + "'",
               IdentityId(AsBytes(p.org_key())));
   }
@@ -331,7 +354,7 @@ class Executor {
     org->set_suspended_height(block_.height);
     org->set_suspend_reason(p.reason());
     org->set_suspended_by(std::string(SignerKey()));
-    Store(Cf::kState, keys::Org(p.org_key()), *org);
+    StoreOrg(*org);
     return Ok("R8", "suspended '" + org->name() + "'", IdentityId(AsBytes(p.org_key())));
   }
 
@@ -967,6 +990,7 @@ class Executor {
   uint32_t index_ = 0;
   uint64_t entry_ = 0;
   SignerInfo signer_;
+  std::map<std::string, std::optional<lpb::OrgState>, std::less<>> orgs_;  // LoadOrg's cache
 };
 
 }  // namespace

@@ -261,6 +261,25 @@ TEST_F(RulesTest, R8SuspendedOrgIsUnauthorized) {
   EXPECT_RECEIPT(chain.Run1(f.Access("h1", "r1")), TX_STATUS_UNAUTHORIZED, "R6");
 }
 
+// Within one block, each tx sees the orgs as the txs before it left them (the executor keeps
+// parsed org states for the block; this pins that it keeps them current).
+TEST_F(RulesTest, R7R8OrgChangesApplyToLaterTxsOfTheSameBlock) {
+  const auto r = chain.Run(
+      {f.Anchor("h1", "r7", "alice"), f.SuspendOrg("gov", "h1"), f.Anchor("h1", "r8", "alice"),
+       f.RegisterOrg("gov", "h3", pb::ORG_ROLE_HOSPITAL), f.Anchor("h3", "r9", "alice"),
+       f.SuspendOrg("gov", "h3"), f.Anchor("h3", "r10", "alice")});
+  ASSERT_EQ(r.size(), 7u);
+  EXPECT_RECEIPT(r[0], TX_STATUS_OK, "R13");
+  EXPECT_RECEIPT(r[1], TX_STATUS_OK, "R8");
+  EXPECT_RECEIPT(r[2], TX_STATUS_UNAUTHORIZED, "R6");
+  EXPECT_RECEIPT(r[3], TX_STATUS_OK, "R7");
+  EXPECT_RECEIPT(r[4], TX_STATUS_OK, "R13");
+  EXPECT_RECEIPT(r[5], TX_STATUS_OK, "R8");
+  EXPECT_RECEIPT(r[6], TX_STATUS_UNAUTHORIZED, "R6");
+  // And the next block reads the same from the store.
+  EXPECT_RECEIPT(chain.Run1(f.Anchor("h3", "r11", "alice")), TX_STATUS_UNAUTHORIZED, "R6");
+}
+
 TEST_F(RulesTest, R8SuspendRejections) {
   EXPECT_RECEIPT(chain.Run1(f.SuspendOrg("gov", "nobody")), TX_STATUS_NOT_FOUND, "R8");
   EXPECT_RECEIPT(chain.Run1(f.SuspendOrg("gov", "gov")), TX_STATUS_CONFLICT, "R8");
