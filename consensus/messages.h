@@ -36,7 +36,8 @@ class BlockTxs {
   using const_iterator = std::vector<Bytes>::const_iterator;
 
   BlockTxs() = default;
-  BlockTxs(std::vector<Bytes> txs)  // NOLINT(google-explicit-constructor): a block's txs are a list
+  // Implicit, so that a block's txs can be given as a list.
+  BlockTxs(std::vector<Bytes> txs)
       : txs_(txs.empty() ? nullptr : std::make_shared<std::vector<Bytes>>(std::move(txs))) {}
   BlockTxs(std::initializer_list<Bytes> txs) : BlockTxs(std::vector<Bytes>(txs)) {}
 

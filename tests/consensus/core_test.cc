@@ -23,6 +23,25 @@ Hash32 H(uint8_t b) {
   return h;
 }
 
+// ---- BlockTxs ----
+
+TEST(BlockTxsTest, CopiesShareTheTxsAndMutableUnsharesThem) {
+  Block a{Bytes{1}, {Bytes{1, 2}, Bytes{3}}};
+  Block b = a;
+  ASSERT_EQ(a.txs.shared(), b.txs.shared());  // no tx bytes were copied
+  EXPECT_EQ(a, b);
+  b.txs.Mutable().push_back(Bytes{4});
+  EXPECT_NE(a.txs.shared(), b.txs.shared());
+  EXPECT_EQ(a.txs.size(), 2u);  // the other copy is untouched
+  EXPECT_EQ(b.txs.size(), 3u);
+  EXPECT_NE(a, b);
+  // Equality is by content, not by sharing.
+  Block c{Bytes{1}, {Bytes{1, 2}, Bytes{3}}};
+  EXPECT_EQ(a, c);
+  EXPECT_TRUE(BlockTxs().empty());
+  EXPECT_EQ(BlockTxs(), BlockTxs(std::vector<Bytes>{}));
+}
+
 // Synthetic certificates: the O-set computation only reads (view, seq, hash) and the parent.
 class OSetTest : public ::testing::Test {
  protected:
