@@ -130,8 +130,6 @@ Result<PageParams> ParsePage(const Request& r) {
 
 // ---- Authorisation ----
 
-// Authenticates the request; answers it (401, or 503 while stopping) and returns nullopt when
-// that fails.
 bool IsOrg(const Caller& c) { return c.role != CallerRole::kPatient; }
 
 // Whether `caller` is `patient_key` or that patient's guardian.

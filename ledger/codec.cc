@@ -176,47 +176,46 @@ std::string DescribeKey(Cf cf, std::string_view key) {
 
 namespace {
 
+using google::protobuf::internal::WireFormatLite;
+using google::protobuf::io::CodedOutputStream;
+
+// Writes a length-delimited field's tag and length (not its bytes) at `p`; returns the end.
+uint8_t* WriteLengthPrefix(int field, size_t length, uint8_t* p) {
+  p = CodedOutputStream::WriteTagToArray(
+      WireFormatLite::MakeTag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED), p);
+  return CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(length), p);
+}
+
+// Writes a varint field, tag and value, at `p`; returns the end.
+uint8_t* WriteVarintField(int field, uint64_t value, uint8_t* p) {
+  p = CodedOutputStream::WriteTagToArray(
+      WireFormatLite::MakeTag(field, WireFormatLite::WIRETYPE_VARINT), p);
+  return CodedOutputStream::WriteVarint64ToArray(value, p);
+}
+
+std::string_view Written(const uint8_t* begin, const uint8_t* end) {
+  return {reinterpret_cast<const char*>(begin), static_cast<size_t>(end - begin)};
+}
+
 // Emits the LogEntry encoding in four pieces: the tx field's tag and length, the tx bytes, the
 // height and index fields with the receipt field's tag and length, the receipt bytes. The
 // encoding is built once here for both its users (the bytes, and the leaf hash over them).
 template <typename Sink>
 void WriteLogEntry(std::string_view tx, uint64_t height, uint32_t index, std::string_view receipt,
                    Sink&& sink) {
-  using google::protobuf::internal::WireFormatLite;
-  using google::protobuf::io::CodedOutputStream;
   // Tags are one byte here; varints at most 10 bytes.
   uint8_t head[16];
   uint8_t* p = head;
-  if (!tx.empty()) {
-    p = CodedOutputStream::WriteTagToArray(
-        WireFormatLite::MakeTag(pb::LogEntry::kTxFieldNumber,
-                                WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
-        p);
-    p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(tx.size()), p);
-  }
-  sink(std::string_view(reinterpret_cast<const char*>(head), static_cast<size_t>(p - head)));
+  if (!tx.empty()) p = WriteLengthPrefix(pb::LogEntry::kTxFieldNumber, tx.size(), p);
+  sink(Written(head, p));
   sink(tx);
   uint8_t mid[48];
   p = mid;
-  if (height != 0) {
-    p = CodedOutputStream::WriteTagToArray(
-        WireFormatLite::MakeTag(pb::LogEntry::kHeightFieldNumber, WireFormatLite::WIRETYPE_VARINT),
-        p);
-    p = CodedOutputStream::WriteVarint64ToArray(height, p);
-  }
-  if (index != 0) {
-    p = CodedOutputStream::WriteTagToArray(
-        WireFormatLite::MakeTag(pb::LogEntry::kIndexFieldNumber, WireFormatLite::WIRETYPE_VARINT),
-        p);
-    p = CodedOutputStream::WriteVarint32ToArray(index, p);
-  }
+  if (height != 0) p = WriteVarintField(pb::LogEntry::kHeightFieldNumber, height, p);
+  if (index != 0) p = WriteVarintField(pb::LogEntry::kIndexFieldNumber, index, p);
   // A message field is always present in a LogEntry (proto3 tracks submessage presence).
-  p = CodedOutputStream::WriteTagToArray(
-      WireFormatLite::MakeTag(pb::LogEntry::kReceiptFieldNumber,
-                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
-      p);
-  p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(receipt.size()), p);
-  sink(std::string_view(reinterpret_cast<const char*>(mid), static_cast<size_t>(p - mid)));
+  p = WriteLengthPrefix(pb::LogEntry::kReceiptFieldNumber, receipt.size(), p);
+  sink(Written(mid, p));
   sink(receipt);
 }
 
@@ -231,26 +230,23 @@ std::string EncodeLogEntry(std::string_view tx, uint64_t height, uint32_t index,
 }
 
 std::string EncodeBlock(std::string_view header, const std::vector<std::string_view>& txs) {
-  using google::protobuf::internal::WireFormatLite;
-  using google::protobuf::io::CodedOutputStream;
-  size_t size = 0;
   auto field_size = [](size_t n) {
     return 1 + CodedOutputStream::VarintSize32(static_cast<uint32_t>(n)) + n;
   };
+  size_t size = 0;
   if (!header.empty()) size += field_size(header.size());
   for (std::string_view tx : txs) size += field_size(tx.size());
   std::string out(size, '\0');
-  uint8_t* p = reinterpret_cast<uint8_t*>(out.data());
+  uint8_t* const begin = reinterpret_cast<uint8_t*>(out.data());
+  uint8_t* p = begin;
   auto bytes_field = [&p](int field, std::string_view bytes) {
-    p = CodedOutputStream::WriteTagToArray(
-        WireFormatLite::MakeTag(field, WireFormatLite::WIRETYPE_LENGTH_DELIMITED), p);
-    p = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(bytes.size()), p);
+    p = WriteLengthPrefix(field, bytes.size(), p);
     p = CodedOutputStream::WriteRawToArray(bytes.data(), static_cast<int>(bytes.size()), p);
   };
   // Proto3 omits an empty singular field; repeated elements are always written.
   if (!header.empty()) bytes_field(pb::Block::kHeaderFieldNumber, header);
   for (std::string_view tx : txs) bytes_field(pb::Block::kTxsFieldNumber, tx);
-  HC_ASSERT_EQ(static_cast<size_t>(p - reinterpret_cast<uint8_t*>(out.data())), size);
+  HC_ASSERT_EQ(static_cast<size_t>(p - begin), size);
   return out;
 }
 

@@ -34,12 +34,10 @@ Status Reject(std::string what) { return InvalidArgument("R23: " + std::move(wha
 // ---- Building blocks ----
 
 Hash32 TxsRoot(const std::vector<std::string>& txs) {
-  crypto::CompactRange range;
-  for (const std::string& tx : txs) {
-    const Hash32 id = TxIdOf(AsBytes(tx));
-    range.Append(crypto::LeafHash(id));
-  }
-  return range.Root();
+  std::vector<Hash32> ids;
+  ids.reserve(txs.size());
+  for (const std::string& tx : txs) ids.push_back(TxIdOf(AsBytes(tx)));
+  return TxsRootOfIds(ids);
 }
 
 Hash32 TxsRootOfIds(const std::vector<Hash32>& ids) {
