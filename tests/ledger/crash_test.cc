@@ -3,6 +3,7 @@
 // must verify (R25) and hold a prefix of the blocks: every block the child reported synced, and
 // never a partial block.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,13 +49,16 @@ ExpectedChain BuildChain(uint64_t seed, int blocks, size_t txs_per_block) {
   return c;
 }
 
-// The child: opens the store, commits from its tip to the end, exits 0. Never returns.
-[[noreturn]] void CommitInChild(const std::string& path, const ExpectedChain& chain) {
+// The child: opens the store, tells the parent through `opened_fd`, commits from its tip to the
+// end, exits 0. Never returns.
+[[noreturn]] void CommitInChild(const std::string& path, const ExpectedChain& chain,
+                                int opened_fd) {
   auto verifier = crypto::MakeFakeVerifier();
   auto store = RocksKvStore::Open(path);
   if (!store.ok()) _exit(2);
   auto l = Ledger::Open(std::move(store).value(), TestGenesis(), *verifier);
   if (!l.ok()) _exit(3);
+  if (write(opened_fd, "o", 1) != 1) _exit(5);
   for (uint64_t h = (*l)->height() + 1; h <= chain.blocks.size(); ++h) {
     if (!(*l)->Commit(chain.blocks[h - 1], chain.certs[h - 1]).ok()) _exit(4);
   }
@@ -79,12 +83,25 @@ TEST(CrashTest, KillDuringCommitLeavesAPrefixOfBlocks) {
   int kills = 0;
   int grew = 0;
   for (int round = 0; round < 40 && tip < static_cast<uint64_t>(kBlocks); ++round) {
+    int opened[2];
+    ASSERT_EQ(pipe(opened), 0);
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
-    if (pid == 0) CommitInChild(path, chain);
-    // Kill at a random moment: during open, during verification or mid-commit.
+    if (pid == 0) {
+      close(opened[0]);
+      CommitInChild(path, chain, opened[1]);
+    }
+    close(opened[1]);
+    // Kill at a random moment: one round in four while the child opens and verifies the store,
+    // the others mid-commit, counted from the moment the child has the store open (opening takes
+    // from tens to hundreds of milliseconds, depending on the machine's fsync).
+    if (rng() % 4 != 0) {
+      pollfd pfd{opened[0], POLLIN, 0};
+      ASSERT_EQ(poll(&pfd, 1, 30'000), 1) << "the child did not open the store within 30 s";
+    }
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 150'000));
     kill(pid, SIGKILL);
+    close(opened[0]);
     int status = 0;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     if (WIFEXITED(status)) {
