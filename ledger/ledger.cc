@@ -333,7 +333,8 @@ Status Ledger::CheckLogClaim(uint64_t exec_height, uint64_t log_size, ByteView l
 }
 
 Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
-                                      const pb::CommitCertificate& certificate) {
+                                      const pb::CommitCertificate& certificate,
+                                      const crypto::Verifier* tx_verifier) {
   pb::BlockHeader header;
   if (block.header().size() > kBlockHeaderMaxBytes || !header.ParseFromString(block.header())) {
     return Reject("block header does not parse");
@@ -344,7 +345,7 @@ Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
   std::vector<std::string> txs(block.txs().begin(), block.txs().end());
   return Commit(block.header(), certificate,
                 PrepareBlock(header.height(), header.timestamp_ms(), std::move(txs),
-                             genesis_.chain_id, verifier_));
+                             genesis_.chain_id, tx_verifier ? *tx_verifier : verifier_));
 }
 
 Result<CommittedBlock> Ledger::Commit(std::string_view header_bytes,

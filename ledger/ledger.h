@@ -59,8 +59,11 @@ class Ledger {
   // commits everything in one synced batch. InvalidArgument for a block or certificate that does
   // not check out (nothing is written); IoError/Corruption when the store fails, after which the
   // ledger refuses further commits (the node must restart and re-open).
+  // Tx signatures are checked with `tx_verifier` when given (the node's verified cache, which
+  // state transfer fills ahead of execution), else with the Ledger's verifier.
   Result<CommittedBlock> Commit(const ::healthchain::v1::Block& block,
-                                const ::healthchain::v1::CommitCertificate& certificate);
+                                const ::healthchain::v1::CommitCertificate& certificate,
+                                const crypto::Verifier* tx_verifier = nullptr);
   // The same, with the txs already decoded (R1..R4) by the caller, e.g. through the mempool's
   // signature cache: the block is `header` (BlockHeader bytes) followed by the txs of `prepared`,
   // which must be PrepareBlock of them with the header's height and timestamp.

@@ -143,6 +143,10 @@ bool Mempool::NoteRelayer(Entry& e, uint32_t relayer) {
   return true;
 }
 
+void Mempool::PreVerify(ByteView tx) const {
+  (void)ledger::DecodeTx(tx, options_.chain_id, *remembering_);
+}
+
 AdmitResult Mempool::Admit(ByteView tx, uint32_t relayer, int64_t now_ms) {
   AdmitResult r;
   r.size_bytes = static_cast<uint32_t>(std::min<size_t>(tx.size(), UINT32_MAX));

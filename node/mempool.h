@@ -126,6 +126,11 @@ class Mempool {
   // submission). Runs the signature check on the calling thread.
   AdmitResult Admit(ByteView tx, uint32_t relayer, int64_t now_ms);
 
+  // Checks a block tx's signature ahead of its execution, remembering it in the verified cache
+  // (catch-up: workers check a fetched block's txs while the executing thread applies earlier
+  // blocks). Admits nothing; a tx that does not decode or verify is left to execution to reject.
+  void PreVerify(ByteView tx) const;
+
   // Up to `max_txs` txs totalling at most `max_bytes`, oldest first, none in `exclude`.
   std::vector<Bytes> Select(size_t max_txs, uint64_t max_bytes,
                             const consensus::TxIdSet& exclude) const;

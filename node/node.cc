@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "common/assert.h"
 #include "common/clock.h"
@@ -1034,21 +1036,38 @@ void NodeImpl::FollowerLoop() {
   int64_t outstanding = kNone;  // the validator asked last, until it answers
   int64_t asked_ms = 0;
   uint32_t cursor = 0;
+  auto ask = [&](uint32_t peer, uint64_t from, int64_t now) {
+    consensus::StateRequest req;
+    req.from_height = Height(from);
+    req.to_height = Height(from + kStateServeBlocksMax - 1);
+    req.replica = ReplicaId(self_id_);
+    transport_->Send(peer, std::make_shared<const Bytes>(EncodeConsensusMessage(req)), false);
+    outstanding = peer;
+    cursor = peer;
+    asked_ms = now;
+  };
   while (true) {
     auto ev = follow_q_.PopFor(std::chrono::milliseconds(kObserverPollMs));
     if ((!ev && follow_q_.closed()) || stopping_) break;
     const int64_t now = NowMs();
     bool ask_now = false;
     if (ev) {
+      const consensus::StateResponse& resp = ev->response;
       {
         std::lock_guard lock(peers_mu_);
         PeerInfo& info = peers_[ev->peer];
-        info.height = std::max(info.height, ev->response.peer_height.value());
+        info.height = std::max(info.height, resp.peer_height.value());
       }
-      const size_t applied = ApplyFetched(ev->peer, ev->response);
-      if (ev->response.peer_height.value() > ledger_height_.load()) ask_now = true;
-      if (applied > 0) cursor = ev->peer;  // it helped: ask it again
       if (outstanding == static_cast<int64_t>(ev->peer)) outstanding = kNone;
+      // Catching up: ask for the range after this one before applying it, so that the peer
+      // reads and sends it while this node executes.
+      const uint64_t last = resp.blocks.empty() ? 0 : resp.blocks.back().certificate.height.value();
+      if (outstanding == kNone && last > ledger_height_.load() && resp.peer_height.value() > last) {
+        ask(ev->peer, last + 1, now);
+      }
+      const size_t applied = ApplyFetched(ev->peer, resp);
+      if (resp.peer_height.value() > ledger_height_.load()) ask_now = true;
+      if (applied > 0) cursor = ev->peer;  // it helped: ask it again
     }
     if (outstanding != kNone && now - asked_ms < kObserverRequestTimeoutMs) continue;
     if (!ask_now && now - asked_ms < kObserverPollMs) continue;
@@ -1069,20 +1088,64 @@ void NodeImpl::FollowerLoop() {
       }
     }
     if (peer == kNone) continue;
-    consensus::StateRequest req;
-    const uint64_t tip = ledger_height_.load();
-    req.from_height = Height(tip + 1);
-    req.to_height = Height(tip + kStateServeBlocksMax - 1);
-    req.replica = ReplicaId(self_id_);
-    transport_->Send(static_cast<uint32_t>(peer),
-                     std::make_shared<const Bytes>(EncodeConsensusMessage(req)), false);
-    outstanding = peer;
-    cursor = static_cast<uint32_t>(peer);
-    asked_ms = now;
+    ask(static_cast<uint32_t>(peer), ledger_height_.load() + 1, now);
   }
 }
 
+namespace {
+
+// Catch-up is bound by the tx signature checks. While the follower executes fetched blocks in
+// height order, workers check the later txs' signatures into the verified cache
+// (Mempool::PreVerify), so that execution mostly finds them checked. Each signature is still
+// checked once, with Ed25519 (a tx being checked by a worker is waited for, not checked twice).
+// Destroying it stops the workers and joins them.
+class FetchedBlocksPreVerifier {
+ public:
+  FetchedBlocksPreVerifier(const Mempool& mempool,
+                           const std::vector<consensus::CertifiedBlock>& blocks,
+                           uint64_t above_height, uint32_t workers) {
+    for (const consensus::CertifiedBlock& cb : blocks) {
+      if (cb.certificate.height.value() <= above_height) continue;
+      for (const Bytes& tx : cb.block.txs) txs_.push_back(&tx);
+    }
+    if (txs_.empty()) return;
+    for (uint32_t i = 0; i < workers; ++i) {
+      threads_.emplace_back([this, &mempool] { Run(mempool); });
+    }
+  }
+  FetchedBlocksPreVerifier(const FetchedBlocksPreVerifier&) = delete;
+  FetchedBlocksPreVerifier& operator=(const FetchedBlocksPreVerifier&) = delete;
+  ~FetchedBlocksPreVerifier() {
+    stop_ = true;
+    for (std::thread& t : threads_) t.join();
+  }
+
+ private:
+  void Run(const Mempool& mempool) {
+    SetThreadName("hc-catchup");
+    while (!stop_.load(std::memory_order_relaxed)) {
+      const size_t i = next_.fetch_add(1, std::memory_order_relaxed);
+      if (i >= txs_.size()) return;
+      mempool.PreVerify(*txs_[i]);
+    }
+  }
+
+  std::vector<const Bytes*> txs_;
+  std::atomic<size_t> next_{0};
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
 size_t NodeImpl::ApplyFetched(uint32_t peer, const consensus::StateResponse& resp) {
+  // As many workers as cores: execution waits on them, and an observer catching up has nothing
+  // else to do.
+  const FetchedBlocksPreVerifier pre_verifier(
+      *mempool_, resp.blocks, ledger_height_.load(),
+      std::clamp<uint32_t>(
+          std::max<uint32_t>(config_.limits.verify_threads, std::thread::hardware_concurrency()), 1,
+          kVerifyThreadsMax));
   size_t applied = 0;
   uint64_t first = 0;
   for (const consensus::CertifiedBlock& cb : resp.blocks) {
@@ -1093,11 +1156,12 @@ size_t NodeImpl::ApplyFetched(uint32_t peer, const consensus::StateResponse& res
     pb::Block block = ToPbBlock(cb.block);
     pb::CommitCertificate cert = ToPbCert(cb.certificate);
     // Ledger::Commit checks the header against the tip and the certificate against the genesis
-    // validators (2f+1 valid COMMIT signatures), and every tx signature: no trust in the peer.
+    // validators (2f+1 valid COMMIT signatures), and every tx signature (through the verified
+    // cache the pre-verifier fills): no trust in the peer.
     Result<ledger::CommittedBlock> committed = Status(StatusCode::kInternal, "not run");
     {
       std::unique_lock lock(ledger_mu_);
-      committed = ledger_->Commit(block, cert);
+      committed = ledger_->Commit(block, cert, &mempool_->block_verifier());
     }
     if (!committed.ok()) {
       CountFrameDrop("bad_state_block");

@@ -84,6 +84,12 @@ void OnSignal(int) { g_stop.store(true); }
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+std::string Fmt(double v, int prec = 1) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", prec, v);
+  return buf;
+}
+
 // ---- Options ----
 
 struct Options {
@@ -105,6 +111,9 @@ struct Options {
   std::string json_out;
   std::string md_out;
   bool keep = false;
+  // After the load: start an observer with an empty data directory and time its state transfer.
+  bool catchup = false;
+  double catchup_timeout_s = 600;
   // Genesis consensus parameters (0: `hcctl network new`'s defaults).
   int64_t batch_delay_ms = 0;
   uint32_t batch_txs_max = 0;
@@ -528,6 +537,13 @@ struct RunResult {
   double sign_s = 0;
   uint64_t prepared_txs = 0;
   bool ran_out_of_txs = false;
+  // --catchup: an observer started empty after the load replays the chain by state transfer.
+  uint64_t catchup_height = 0;  // validator 0's height when the observer started
+  uint64_t catchup_txs = 0;     // txs the observer committed (all blocks 1..height)
+  double catchup_s = 0;         // from the observer's process start to its height = that height
+  double catchup_tps = 0;
+  double catchup_observer_cpu_s = 0;
+  double catchup_validators_cpu_s = 0;  // the validators serving it (otherwise idle)
   std::string error;
 };
 
@@ -591,6 +607,70 @@ bool CommitSetup(uint16_t port, const std::vector<std::string>& txs, size_t batc
   return true;
 }
 
+std::optional<uint64_t> StatusHeight(uint16_t port) {
+  auto st = GetJson(port, "/v1/status");
+  if (!st) return std::nullopt;
+  const json::value* h = st->if_contains("height");
+  if (h == nullptr || !h->is_number()) return std::nullopt;
+  return h->to_number<uint64_t>();
+}
+
+// DESIGN.md §8's restart catch-up: once the load has stopped and validator 0's height is steady,
+// starts `observer` (empty data directory) and waits until it reaches that height. The observer
+// checks every block's commit certificate and every tx signature, as a restarted node does.
+void MeasureCatchUp(const Options& o, const cli::GeneratedNode& observer, Cluster& cluster,
+                    RunResult* res) {
+  const uint16_t port0 = cluster.api_ports_[0];
+  uint64_t height = 0;
+  const auto steady_deadline = Clock::now() + std::chrono::seconds(30);
+  for (int steady = 0; steady < 10 && !g_stop && Clock::now() < steady_deadline;) {
+    const uint64_t h = StatusHeight(port0).value_or(0);
+    steady = (h == height) ? steady + 1 : 0;
+    height = h;
+    std::this_thread::sleep_for(Ms(100));
+  }
+  if (height == 0) {
+    res->error = "catch-up: validator 0 reports no height";
+    return;
+  }
+  const uint16_t obs_port = static_cast<uint16_t>(
+      std::stoi(observer.api_address.substr(observer.api_address.rfind(':') + 1)));
+  double validators_cpu0 = 0;
+  for (auto& p : cluster.procs_) validators_cpu0 += ProcessCpuSeconds(p->pid());
+  auto proc = std::make_unique<NodeProcess>();
+  const auto t0 = Clock::now();
+  if (!proc->Start(o.node_bin, observer.config_path, observer.dir + "/node.log")) {
+    res->error = "catch-up: cannot start " + observer.name;
+    return;
+  }
+  const auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(o.catchup_timeout_s));
+  bool reached = false;
+  while (!g_stop && Clock::now() < deadline && proc->Alive()) {
+    if (StatusHeight(obs_port).value_or(0) >= height) {
+      reached = true;
+      break;
+    }
+    std::this_thread::sleep_for(Ms(20));
+  }
+  const auto t1 = Clock::now();
+  res->catchup_height = height;
+  res->catchup_s = Seconds(t1 - t0);
+  res->catchup_observer_cpu_s = ProcessCpuSeconds(proc->pid());
+  double validators_cpu1 = 0;
+  for (auto& p : cluster.procs_) validators_cpu1 += ProcessCpuSeconds(p->pid());
+  res->catchup_validators_cpu_s = validators_cpu1 - validators_cpu0;
+  res->catchup_txs =
+      static_cast<uint64_t>(MetricSum(Metrics(obs_port), "hc_node_txs_committed_total"));
+  if (res->catchup_s > 0) res->catchup_tps = static_cast<double>(res->catchup_txs) / res->catchup_s;
+  if (!reached) {
+    res->error = "catch-up: the observer did not reach height " + std::to_string(height) +
+                 " within " + Fmt(o.catchup_timeout_s, 0) + " s (see " + observer.dir +
+                 "/node.log)";
+  }
+  cluster.procs_.push_back(std::move(proc));  // stopped with the validators
+}
+
 RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode, double rate,
                   uint32_t inflight) {
   RunResult res;
@@ -606,6 +686,7 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   spec.chain_id = "hc-bench";
   spec.validators = validators;
   spec.overwrite = true;
+  spec.observers = o.catchup ? 1 : 0;
   spec.log_level = "warn";
   if (o.batch_delay_ms > 0) spec.consensus.batch_delay_ms = static_cast<uint32_t>(o.batch_delay_ms);
   if (o.batch_txs_max > 0) spec.consensus.batch_txs_max = o.batch_txs_max;
@@ -890,6 +971,10 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   if (http_errors > 0 && res.error.empty()) {
     res.error = std::to_string(http_errors.load()) + " batch requests failed";
   }
+  if (o.catchup && res.error.empty()) {
+    std::cerr << "catch-up: starting an empty observer\n";
+    MeasureCatchUp(o, net.nodes.back(), cluster, &res);
+  }
   cluster.Stop();
   if (!o.keep) fs::remove_all(dir, fec);
   return res;
@@ -930,14 +1015,16 @@ json::object ToJson(const RunResult& r) {
   o["prepared_txs"] = r.prepared_txs;
   o["signing_s"] = r.sign_s;
   o["ran_out_of_txs"] = r.ran_out_of_txs;
+  if (r.catchup_height > 0) {
+    o["catchup"] = {{"height", r.catchup_height},
+                    {"txs", r.catchup_txs},
+                    {"seconds", r.catchup_s},
+                    {"tps", r.catchup_tps},
+                    {"observer_cpu_s", r.catchup_observer_cpu_s},
+                    {"validators_cpu_s", r.catchup_validators_cpu_s}};
+  }
   if (!r.error.empty()) o["error"] = r.error;
   return o;
-}
-
-std::string Fmt(double v, int prec = 1) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", prec, v);
-  return buf;
 }
 
 std::string Markdown(const std::vector<RunResult>& runs) {
@@ -989,6 +1076,19 @@ std::string Markdown(const std::vector<RunResult>& runs) {
       md << " " << Fmt(total) << " |\n";
     }
   }
+  if (std::any_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.catchup_height; })) {
+    md << "\nCatch-up of an empty observer by state transfer, after the load:\n\n"
+          "| validators | blocks | txs | seconds | replayed tx/s | observer CPU s / 1k tx | "
+          "validators' CPU s |\n|---|---|---|---|---|---|---|\n";
+    for (const RunResult& r : runs) {
+      if (r.catchup_height == 0) continue;
+      const double k = static_cast<double>(std::max<uint64_t>(1, r.catchup_txs)) / 1000;
+      md << "| " << r.validators << " | " << r.catchup_height << " | " << r.catchup_txs << " | "
+         << Fmt(r.catchup_s, 2) << " | " << Fmt(r.catchup_tps, 0) << " | "
+         << Fmt(r.catchup_observer_cpu_s / k, 3) << " | " << Fmt(r.catchup_validators_cpu_s, 2)
+         << " |\n";
+    }
+  }
   return md.str();
 }
 
@@ -1024,6 +1124,10 @@ int Main(int argc, char** argv) {
   app.add_option("--json", o.json_out, "write the JSON report here too");
   app.add_option("--markdown", o.md_out, "write the markdown table here too");
   app.add_flag("--keep", o.keep, "keep the network directories");
+  app.add_flag("--catchup", o.catchup,
+               "after the load, time an empty observer's catch-up by state transfer");
+  app.add_option("--catchup-timeout", o.catchup_timeout_s, "seconds the catch-up may take")
+      ->check(CLI::Range(1.0, 3600.0));
   CLI11_PARSE(app, argc, argv);
   if (o.mode == "open" && !o.sweep && o.rate <= 0) {
     std::cerr << "--mode open needs --rate\n";
