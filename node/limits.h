@@ -82,6 +82,9 @@ inline constexpr size_t kAdmissionQueueCapacity = 65'536;
 // Jobs a verify worker takes at once; its admitted txs go out in one TxRelay frame.
 inline constexpr size_t kAdmissionBatchMax = 256;
 inline constexpr uint32_t kVerifyThreadsMax = 64;
+// Committed blocks queued for signature checks ahead of execution (catch-up); more are left to
+// execution to check. A state transfer response holds at most kStateServeBlocksMax blocks.
+inline constexpr size_t kPreVerifyQueueBlocks = 1024;
 // Verified tx signatures remembered until the block that carries the tx executes.
 inline constexpr size_t kVerifiedCacheMinEntries = 1024;
 

@@ -339,4 +339,45 @@ void AdmissionPool::Run() {
   }
 }
 
+// ---- PreVerifyPool ----
+
+PreVerifyPool::PreVerifyPool(const Mempool& mempool, uint32_t threads)
+    : mempool_(mempool), queue_(kPreVerifyQueueBlocks) {
+  HC_ASSERT(threads >= 1 && threads <= kVerifyThreadsMax);
+  for (uint32_t i = 0; i < threads; ++i) {
+    workers_.emplace_back([this, i] {
+      SetThreadName("hc-preverify-" + std::to_string(i));
+      Run();
+    });
+  }
+}
+
+PreVerifyPool::~PreVerifyPool() { Stop(); }
+
+bool PreVerifyPool::Submit(consensus::BlockTxs txs) {
+  if (stopping_.load()) return false;
+  return queue_.TryPush(std::move(txs));
+}
+
+void PreVerifyPool::Stop() {
+  if (stopping_.exchange(true)) return;
+  queue_.Close();
+  for (std::thread& t : workers_) t.join();
+  workers_.clear();
+}
+
+void PreVerifyPool::Run() {
+  while (true) {
+    auto block = queue_.PopFor(std::chrono::milliseconds(200));
+    if (!block) {
+      if (queue_.closed()) return;
+      continue;
+    }
+    for (const Bytes& tx : *block) {
+      if (stopping_.load(std::memory_order_relaxed)) return;
+      mempool_.PreVerify(tx);
+    }
+  }
+}
+
 }  // namespace hc::node

@@ -227,4 +227,32 @@ class AdmissionPool {
   std::atomic<bool> stopping_{false};
 };
 
+// Checks the signatures of committed blocks' txs ahead of their execution, into the mempool's
+// verified cache (Mempool::PreVerify), so that execution finds them checked. For catch-up by state
+// transfer, where no tx of a fetched block was admitted here first and execution would otherwise
+// check every signature on its one thread. Workers take whole blocks in submission order; a tx
+// that execution reaches first is checked by execution, and each signature is checked once (the
+// cache's claims).
+class PreVerifyPool {
+ public:
+  // Starts `threads` workers (1..kVerifyThreadsMax). `mempool` must outlive the pool.
+  PreVerifyPool(const Mempool& mempool, uint32_t threads);
+  ~PreVerifyPool();  // Stop()
+
+  // Queues a block's txs; false (the block is left to execution) when the queue is full or the
+  // pool is stopped. Never blocks.
+  bool Submit(consensus::BlockTxs txs);
+
+  // Drops the queued blocks, lets the workers finish the tx in hand, joins them.
+  void Stop();
+
+ private:
+  void Run();
+
+  const Mempool& mempool_;
+  BoundedQueue<consensus::BlockTxs> queue_;
+  std::vector<std::thread> workers_;
+  std::atomic<bool> stopping_{false};
+};
+
 }  // namespace hc::node

@@ -342,6 +342,12 @@ Status NodeImpl::Start() {
   admission_ = std::make_unique<AdmissionPool>(
       *mempool_, std::clamp<uint32_t>(config_.limits.verify_threads, 1, kVerifyThreadsMax),
       [this](std::vector<AdmittedTx>& batch) { OnAdmittedBatch(batch); });
+  // Catching up, the executing thread waits on these workers; there is nothing else to run then,
+  // so they are as many as the cores.
+  preverify_ = std::make_unique<PreVerifyPool>(
+      *mempool_, std::clamp<uint32_t>(std::max<uint32_t>(config_.limits.verify_threads,
+                                                         std::thread::hardware_concurrency()),
+                                      1, kVerifyThreadsMax));
   serve_thread_ = std::thread([this] {
     SetThreadName("hc-state-serve");
     ServeLoop();
@@ -384,6 +390,7 @@ void NodeImpl::Stop() {
   if (http_) http_->Stop();
   // 2. No new txs.
   if (admission_) admission_->Stop();
+  if (preverify_) preverify_->Stop();
   // 3. The driver stops applying actions (nothing more is persisted or sent).
   driver_q_.Close();
   if (driver_thread_.joinable()) driver_thread_.join();
@@ -642,6 +649,9 @@ void NodeImpl::Apply(consensus::Actions actions) {
             // late relays until the executor removes them (pbft.md, notes for the node).
             std::vector<TxId> ids = app_->TxIds(a.block.block);
             mempool_->MarkCommitted(ids);
+            // Fetched by state transfer: none of its txs was admitted here, so check their
+            // signatures ahead of the executor.
+            if (replica_->state_transfer_active()) preverify_->Submit(a.block.block.txs);
             const uint64_t h = a.block.certificate.height.value();
             for (const TxId& id : ids) committed_unexecuted_[id] = h;
             committed_unexecuted_by_height_[h] = std::move(ids);
@@ -1092,60 +1102,12 @@ void NodeImpl::FollowerLoop() {
   }
 }
 
-namespace {
-
-// Catch-up is bound by the tx signature checks. While the follower executes fetched blocks in
-// height order, workers check the later txs' signatures into the verified cache
-// (Mempool::PreVerify), so that execution mostly finds them checked. Each signature is still
-// checked once, with Ed25519 (a tx being checked by a worker is waited for, not checked twice).
-// Destroying it stops the workers and joins them.
-class FetchedBlocksPreVerifier {
- public:
-  FetchedBlocksPreVerifier(const Mempool& mempool,
-                           const std::vector<consensus::CertifiedBlock>& blocks,
-                           uint64_t above_height, uint32_t workers) {
-    for (const consensus::CertifiedBlock& cb : blocks) {
-      if (cb.certificate.height.value() <= above_height) continue;
-      for (const Bytes& tx : cb.block.txs) txs_.push_back(&tx);
-    }
-    if (txs_.empty()) return;
-    for (uint32_t i = 0; i < workers; ++i) {
-      threads_.emplace_back([this, &mempool] { Run(mempool); });
-    }
-  }
-  FetchedBlocksPreVerifier(const FetchedBlocksPreVerifier&) = delete;
-  FetchedBlocksPreVerifier& operator=(const FetchedBlocksPreVerifier&) = delete;
-  ~FetchedBlocksPreVerifier() {
-    stop_ = true;
-    for (std::thread& t : threads_) t.join();
-  }
-
- private:
-  void Run(const Mempool& mempool) {
-    SetThreadName("hc-catchup");
-    while (!stop_.load(std::memory_order_relaxed)) {
-      const size_t i = next_.fetch_add(1, std::memory_order_relaxed);
-      if (i >= txs_.size()) return;
-      mempool.PreVerify(*txs_[i]);
-    }
-  }
-
-  std::vector<const Bytes*> txs_;
-  std::atomic<size_t> next_{0};
-  std::atomic<bool> stop_{false};
-  std::vector<std::thread> threads_;
-};
-
-}  // namespace
-
 size_t NodeImpl::ApplyFetched(uint32_t peer, const consensus::StateResponse& resp) {
-  // As many workers as cores: execution waits on them, and an observer catching up has nothing
-  // else to do.
-  const FetchedBlocksPreVerifier pre_verifier(
-      *mempool_, resp.blocks, ledger_height_.load(),
-      std::clamp<uint32_t>(
-          std::max<uint32_t>(config_.limits.verify_threads, std::thread::hardware_concurrency()), 1,
-          kVerifyThreadsMax));
+  // Catch-up is bound by the tx signature checks: workers check the blocks' txs while this thread
+  // executes them in height order.
+  for (const consensus::CertifiedBlock& cb : resp.blocks) {
+    if (cb.certificate.height.value() > ledger_height_.load()) preverify_->Submit(cb.block.txs);
+  }
   size_t applied = 0;
   uint64_t first = 0;
   for (const consensus::CertifiedBlock& cb : resp.blocks) {
@@ -1157,7 +1119,7 @@ size_t NodeImpl::ApplyFetched(uint32_t peer, const consensus::StateResponse& res
     pb::CommitCertificate cert = ToPbCert(cb.certificate);
     // Ledger::Commit checks the header against the tip and the certificate against the genesis
     // validators (2f+1 valid COMMIT signatures), and every tx signature (through the verified
-    // cache the pre-verifier fills): no trust in the peer.
+    // cache the pre-verify workers fill): no trust in the peer.
     Result<ledger::CommittedBlock> committed = Status(StatusCode::kInternal, "not run");
     {
       std::unique_lock lock(ledger_mu_);

@@ -174,6 +174,7 @@ class NodeImpl {
   // ---- Mempool ----
   std::unique_ptr<Mempool> mempool_;
   std::unique_ptr<AdmissionPool> admission_;
+  std::unique_ptr<PreVerifyPool> preverify_;  // catch-up: signature checks ahead of execution
 
   // ---- Metrics ----
   std::shared_ptr<api::MetricsRegistry> metrics_;
