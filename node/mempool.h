@@ -230,9 +230,9 @@ class AdmissionPool {
 // Checks the signatures of committed blocks' txs ahead of their execution, into the mempool's
 // verified cache (Mempool::PreVerify), so that execution finds them checked. For catch-up by state
 // transfer, where no tx of a fetched block was admitted here first and execution would otherwise
-// check every signature on its one thread. Workers take whole blocks in submission order; a tx
-// that execution reaches first is checked by execution, and each signature is checked once (the
-// cache's claims).
+// check every signature on its one thread. Workers take whole blocks in submission order and walk
+// each from its last tx; a tx that execution reaches first is checked by execution, and each
+// signature is checked once (the cache's claims).
 class PreVerifyPool {
  public:
   // Starts `threads` workers (1..kVerifyThreadsMax). `mempool` must outlive the pool.
