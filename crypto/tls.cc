@@ -18,8 +18,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "common/assert.h"
 #include "common/encoding.h"
@@ -374,6 +376,174 @@ Result<SslCtxPtr> MakeTlsContext(const TlsIdentity& identity) {
   SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
   if (SSL_CTX_set_num_tickets(c, 0) != 1) return OpenSslFailure("SSL_CTX_set_num_tickets");
   return ctx;
+}
+
+// ---- The client API's TLS ----
+
+namespace {
+
+// Mozilla's "intermediate" TLS 1.2 suites without the finite-field DHE ones: forward secrecy and
+// AEAD only. TLS 1.3 suites are configured apart (SSL_CTX_set_ciphersuites) and keep OpenSSL's
+// defaults, all of which are AEAD.
+constexpr const char* kApiTls12CipherList =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+// Every PEM certificate in `pem`, in order. `what` names the file in errors. Reading stops at the
+// first PEM block that is not a certificate header it can find; running out of input ends the
+// loop with PEM_R_NO_START_LINE, and any other error means a damaged certificate.
+Result<std::vector<X509Ptr>> ParseCertificates(std::string_view pem, const std::string& what,
+                                               size_t max_certs) {
+  BioPtr bio = MemoryBio(pem);
+  if (!bio) return OpenSslFailure("BIO_new_mem_buf");
+  std::vector<X509Ptr> certs;
+  ERR_clear_error();
+  while (true) {
+    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, NoPassword, nullptr));
+    if (!cert) break;
+    certs.push_back(std::move(cert));
+    if (certs.size() > max_certs) {
+      ERR_clear_error();
+      return InvalidArgument(what + ": more than " + std::to_string(max_certs) + " certificates");
+    }
+  }
+  const unsigned long err = ERR_peek_last_error();
+  const bool at_end = ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE;
+  if (certs.empty()) {
+    return InvalidArgument(
+        what + ": no PEM certificate (\"-----BEGIN CERTIFICATE-----\"): " + DrainOpenSslErrors());
+  }
+  if (!at_end) {
+    return InvalidArgument(what + ": certificate " + std::to_string(certs.size() + 1) +
+                           " is damaged: " + DrainOpenSslErrors());
+  }
+  ERR_clear_error();
+  return certs;
+}
+
+}  // namespace
+
+Result<SslCtxPtr> MakeApiServerTlsContext(const std::string& cert_chain_path,
+                                          const std::string& key_path) {
+  const std::string chain_what = "API TLS certificate chain file " + cert_chain_path;
+  const std::string key_what = "API TLS key file " + key_path;
+  std::string chain_pem;
+  HC_RETURN_IF_ERROR(ReadSmallFile(cert_chain_path, "API TLS certificate chain file",
+                                   kApiTlsChainFileMaxBytes, /*private_file=*/false, &chain_pem));
+  HC_ASSIGN_OR_RETURN(std::vector<X509Ptr> chain,
+                      ParseCertificates(chain_pem, chain_what, kApiTlsChainCertsMax));
+
+  std::string key_pem;
+  ScopedWipe wipe(&key_pem);
+  HC_RETURN_IF_ERROR(ReadSmallFile(key_path, "API TLS key file", kTlsPemFileMaxBytes,
+                                   /*private_file=*/true, &key_pem));
+  // A daemon cannot ask for a passphrase (NoPassword refuses); say so rather than report a
+  // decryption failure.
+  // PKCS#8 ("BEGIN ENCRYPTED PRIVATE KEY") and traditional ("Proc-Type: 4,ENCRYPTED") forms.
+  if (key_pem.find("-----BEGIN ENCRYPTED") != std::string::npos ||
+      key_pem.find("Proc-Type: 4,ENCRYPTED") != std::string::npos) {
+    return InvalidArgument(key_what +
+                           ": the key is encrypted with a passphrase, which the node cannot ask "
+                           "for; store it unencrypted with mode 0600 (openssl pkey -in KEY -out "
+                           "KEY.plain)");
+  }
+  PkeyPtr key;
+  {
+    BioPtr bio = MemoryBio(key_pem);
+    if (!bio) return OpenSslFailure("BIO_new_mem_buf");
+    key.reset(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassword, nullptr));
+  }
+  if (!key) return InvalidArgument(key_what + ": not a PEM private key: " + DrainOpenSslErrors());
+  if (X509_check_private_key(chain.front().get(), key.get()) != 1) {
+    ERR_clear_error();
+    return InvalidArgument(chain_what + ": the first certificate's key is not the key in " +
+                           key_path +
+                           " (the server certificate must come first, then its intermediates)");
+  }
+
+  SslCtxPtr ctx(SSL_CTX_new_ex(nullptr, nullptr, TLS_server_method()));
+  if (!ctx) return OpenSslFailure("SSL_CTX_new_ex");
+  SSL_CTX* c = ctx.get();
+  if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1) {
+    return OpenSslFailure("SSL_CTX_set_min_proto_version(TLS 1.2)");
+  }
+  if (SSL_CTX_set_cipher_list(c, kApiTls12CipherList) != 1) {
+    return OpenSslFailure("SSL_CTX_set_cipher_list");
+  }
+  // Client-initiated renegotiation (TLS 1.2) costs the server a handshake per request of a client
+  // that asks for it again and again; nothing needs it.
+  SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION);
+  // Idle keep-alive connections (up to api_connections_max) then hold no read or write buffers.
+  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_verify(c, SSL_VERIFY_NONE, nullptr);
+  if (SSL_CTX_use_certificate(c, chain.front().get()) != 1) {
+    return InvalidArgument(chain_what +
+                           ": the server certificate is not usable: " + DrainOpenSslErrors());
+  }
+  for (size_t i = 1; i < chain.size(); ++i) {
+    if (SSL_CTX_add1_chain_cert(c, chain[i].get()) != 1) {
+      return InvalidArgument(chain_what + ": certificate " + std::to_string(i + 1) +
+                             " is not usable: " + DrainOpenSslErrors());
+    }
+  }
+  if (SSL_CTX_use_PrivateKey(c, key.get()) != 1) {
+    return InvalidArgument(key_what + ": the key is not usable: " + DrainOpenSslErrors());
+  }
+  if (SSL_CTX_check_private_key(c) != 1) return OpenSslFailure("SSL_CTX_check_private_key");
+  return ctx;
+}
+
+Result<SslCtxPtr> MakeApiClientTlsContext(const std::string& ca_file) {
+  SslCtxPtr ctx(SSL_CTX_new_ex(nullptr, nullptr, TLS_client_method()));
+  if (!ctx) return OpenSslFailure("SSL_CTX_new_ex");
+  SSL_CTX* c = ctx.get();
+  if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1) {
+    return OpenSslFailure("SSL_CTX_set_min_proto_version(TLS 1.2)");
+  }
+  SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);
+  if (ca_file.empty()) {
+    if (SSL_CTX_set_default_verify_paths(c) != 1) {
+      return OpenSslFailure("SSL_CTX_set_default_verify_paths");
+    }
+    return ctx;
+  }
+  std::string pem;
+  HC_RETURN_IF_ERROR(
+      ReadSmallFile(ca_file, "CA file", kApiTlsCaFileMaxBytes, /*private_file=*/false, &pem));
+  HC_ASSIGN_OR_RETURN(
+      std::vector<X509Ptr> cas,
+      ParseCertificates(pem, "CA file " + ca_file, std::numeric_limits<size_t>::max()));
+  X509_STORE* store = SSL_CTX_get_cert_store(c);
+  for (const X509Ptr& ca : cas) {
+    if (X509_STORE_add_cert(store, ca.get()) != 1) return OpenSslFailure("X509_STORE_add_cert");
+  }
+  return ctx;
+}
+
+Status SetApiTlsServerName(SSL* ssl, const std::string& host) {
+  HC_ASSERT(ssl != nullptr);
+  if (host.empty()) return InvalidArgument("empty TLS server name");
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  // An address literal is checked against the certificate's IP entries and never sent as SNI
+  // (RFC 6066 §3 allows host names only).
+  if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1) return Status::Ok();
+  ERR_clear_error();
+  if (X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size()) != 1) {
+    return OpenSslFailure("X509_VERIFY_PARAM_set1_host");
+  }
+  if (SSL_set_tlsext_host_name(ssl, host.c_str()) != 1) {
+    return OpenSslFailure("SSL_set_tlsext_host_name");
+  }
+  return Status::Ok();
+}
+
+std::string TlsVerifyFailure(const SSL* ssl) {
+  HC_ASSERT(ssl != nullptr);
+  const long result = SSL_get_verify_result(ssl);
+  if (result == X509_V_OK) return "";
+  return X509_verify_cert_error_string(result);
 }
 
 }  // namespace hc::crypto

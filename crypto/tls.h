@@ -16,6 +16,13 @@
 // the handshake proves only that the peer holds the key of the certificate it presented; the caller
 // MUST then compare TlsPinOfCertificate(peer certificate) with the pin it expects for that peer.
 //
+// The client API is different (MakeApiServerTlsContext and the functions after it): hospital
+// systems, insurers and hcctl reach it the way they reach any HTTPS service, trusting the server
+// through certificate authorities (a hospital's own CA or a public one) rather than pins. The node
+// presents a certificate chain issued by such a CA, with a key of any type OpenSSL supports (RSA,
+// ECDSA, Ed25519); clients check the chain against their CA file or the system store and check that
+// the certificate names the host they dialled.
+//
 // All functions are thread-safe. A TlsIdentity is immutable after construction and may be shared
 // between threads for reading.
 #pragma once
@@ -121,5 +128,47 @@ using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
 // tickets or cache (every connection is a full handshake, so the peer certificate is always
 // present). Returns kInternal when OpenSSL fails.
 Result<SslCtxPtr> MakeTlsContext(const TlsIdentity& identity);
+
+// ---- The client API's TLS (certificate authorities, not pins) ----
+
+// A certificate chain file holds the server certificate and its intermediates, a few KiB each.
+inline constexpr size_t kApiTlsChainFileMaxBytes = 256 * 1024;
+inline constexpr size_t kApiTlsChainCertsMax = 16;
+// A CA file may be a whole bundle (/etc/ssl/certs/ca-certificates.crt is about 200 KiB).
+inline constexpr size_t kApiTlsCaFileMaxBytes = 4 * 1024 * 1024;
+
+// The server context of the client API: TLS 1.2 at least, TLS 1.3 when the client offers it
+// (OpenSSL always picks the highest version both ends support); TLS 1.2 only with ECDHE and AEAD
+// cipher suites and without renegotiation. Clients are not asked for a certificate: they
+// authenticate by signed requests (api/auth.h). `cert_chain_path` is a PEM file with the server
+// certificate first, then its intermediates (the root may be left out); `key_path` is the
+// certificate's unencrypted PEM private key, which group and others must not be able to access.
+// Returns, naming the file:
+//   kNotFound / kIoError when a file cannot be opened or read;
+//   kPermissionDenied when group or others may read or write the key file;
+//   kInvalidArgument when a file is not what it should be: too large, no PEM certificate, a damaged
+//     certificate, more than kApiTlsChainCertsMax certificates, an encrypted or unparseable key,
+//     or a key that is not the first certificate's;
+//   kInternal when OpenSSL fails otherwise.
+Result<SslCtxPtr> MakeApiServerTlsContext(const std::string& cert_chain_path,
+                                          const std::string& key_path);
+
+// A client context for the client API: TLS 1.2 at least, the server's certificate chain verified
+// against the PEM certificates in `ca_file`, or against the system's store (OpenSSL's default
+// paths, which honour SSL_CERT_FILE and SSL_CERT_DIR) when `ca_file` is empty. Call
+// SetApiTlsServerName on each connection so the certificate is also checked to name the server.
+// Returns kNotFound / kIoError / kInvalidArgument (no PEM certificate, too large) naming `ca_file`,
+// and kInternal when OpenSSL fails.
+Result<SslCtxPtr> MakeApiClientTlsContext(const std::string& ca_file);
+
+// Before the handshake of a client connection: the server's certificate must name `host` (a DNS
+// name, matched against its subjectAltName DNS entries, wildcards only as a whole left-most label;
+// or an IP address literal, matched against its IP entries), and a DNS name is sent as SNI.
+// kInvalidArgument for an empty host; kInternal when OpenSSL fails.
+Status SetApiTlsServerName(SSL* ssl, const std::string& host);
+
+// Why the server's certificate was not accepted in a finished or failed handshake ("unable to get
+// local issuer certificate", "hostname mismatch", ...), or "" when it was verified.
+std::string TlsVerifyFailure(const SSL* ssl);
 
 }  // namespace hc::crypto

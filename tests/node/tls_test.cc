@@ -1,4 +1,6 @@
-// crypto/tls: node TLS identities, pins and the TLS 1.3 mutual-authentication context.
+// crypto/tls: node TLS identities, pins and the TLS 1.3 mutual-authentication context; the client
+// API's CA-verified contexts (MakeApiServerTlsContext, MakeApiClientTlsContext) with certificates
+// made at test time (tests/tls_test_pki.h).
 #include "crypto/tls.h"
 
 #include <gtest/gtest.h>
@@ -20,6 +22,7 @@
 
 #include "crypto/hash.h"
 #include "tests/temp_dir_test.h"
+#include "tests/tls_test_pki.h"
 
 namespace hc::crypto {
 namespace {
@@ -261,6 +264,147 @@ TEST_F(TlsTest, ContextRefusesAClientWithoutCertificateAndOlderTls) {
   SSL_free(server);
   SSL_CTX_free(anonymous);
   ERR_clear_error();
+}
+
+// ---- The client API's TLS ----
+
+class ApiTlsTest : public TlsTest {
+ protected:
+  void SetUp() override {
+    TlsTest::SetUp();
+    pki_ = test::WriteTestPki(dir_, /*with_intermediate=*/true);
+    ASSERT_TRUE(pki_.ok());
+  }
+
+  // A handshake of a client trusting `ca_file` and expecting `name` with a server loaded from the
+  // test PKI; the client's verify failure ("" when verified) in *why.
+  bool Connect(const std::string& ca_file, const std::string& name, int max_version = 0,
+               std::string* why = nullptr, int* version = nullptr) {
+    auto server_ctx = MakeApiServerTlsContext(pki_.chain_path, pki_.key_path);
+    auto client_ctx = MakeApiClientTlsContext(ca_file);
+    EXPECT_TRUE(server_ctx.ok()) << server_ctx.status().ToString();
+    EXPECT_TRUE(client_ctx.ok()) << client_ctx.status().ToString();
+    if (!server_ctx.ok() || !client_ctx.ok()) return false;
+    SSL* client = SSL_new(client_ctx->get());
+    SSL* server = SSL_new(server_ctx->get());
+    if (max_version != 0) SSL_set_max_proto_version(client, max_version);
+    EXPECT_TRUE(SetApiTlsServerName(client, name).ok());
+    const bool ok = Handshake(client, server);
+    if (why != nullptr) *why = TlsVerifyFailure(client);
+    if (version != nullptr) *version = SSL_version(client);
+    SSL_free(client);
+    SSL_free(server);
+    ERR_clear_error();
+    return ok;
+  }
+
+  test::TestPki pki_;
+};
+
+TEST_F(ApiTlsTest, ServerSendsItsChainAndPrefersTls13) {
+  int version = 0;
+  std::string why;
+  EXPECT_TRUE(Connect(pki_.ca_path, "127.0.0.1", 0, &why, &version)) << why;
+  EXPECT_EQ(version, TLS1_3_VERSION);
+  EXPECT_TRUE(Connect(pki_.ca_path, "localhost", TLS1_2_VERSION, &why, &version)) << why;
+  EXPECT_EQ(version, TLS1_2_VERSION);
+}
+
+TEST_F(ApiTlsTest, ClientChecksTheIssuerAndTheName) {
+  std::string why;
+  EXPECT_FALSE(Connect(pki_.ca_path, "example.org", 0, &why));
+  EXPECT_EQ(why, "hostname mismatch");
+  EXPECT_FALSE(Connect(pki_.ca_path, "127.0.0.2", 0, &why));
+  EXPECT_EQ(why, "IP address mismatch");
+  // A CA file with another root.
+  fs::create_directories(Path("other"));
+  const test::TestPki other = test::WriteTestPki(Path("other"));
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(Connect(other.ca_path, "127.0.0.1", 0, &why));
+  EXPECT_EQ(why, "unable to get local issuer certificate");
+  // The system store does not know the test root either.
+  EXPECT_FALSE(Connect("", "127.0.0.1", 0, &why));
+  EXPECT_FALSE(why.empty());
+}
+
+TEST_F(ApiTlsTest, ServerContextRefusesBadFilesNamingThem) {
+  auto refused = [](const std::string& chain, const std::string& key) {
+    auto ctx = MakeApiServerTlsContext(chain, key);
+    EXPECT_FALSE(ctx.ok());
+    return ctx.ok() ? Status::Ok() : ctx.status();
+  };
+  // Missing files.
+  Status st = refused(Path("absent.pem"), pki_.key_path);
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+  EXPECT_NE(st.message().find(Path("absent.pem")), std::string::npos) << st.message();
+  st = refused(pki_.chain_path, Path("absent.key.pem"));
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+  EXPECT_NE(st.message().find(Path("absent.key.pem")), std::string::npos) << st.message();
+
+  // A key that group or others may read.
+  ASSERT_EQ(::chmod(pki_.key_path.c_str(), 0640), 0);
+  st = refused(pki_.chain_path, pki_.key_path);
+  EXPECT_EQ(st.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(st.message().find("chmod 600 " + pki_.key_path), std::string::npos) << st.message();
+  ASSERT_EQ(::chmod(pki_.key_path.c_str(), 0600), 0);
+
+  // A chain file that holds no certificate.
+  Write(Path("empty.pem"), "not a certificate\n", 0644);
+  st = refused(Path("empty.pem"), pki_.key_path);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find(Path("empty.pem") + ": no PEM certificate"), std::string::npos)
+      << st.message();
+
+  // A damaged second certificate.
+  const std::string chain = Read(pki_.chain_path);
+  const size_t second = chain.find("-----BEGIN CERTIFICATE-----", 10);
+  ASSERT_NE(second, std::string::npos);
+  Write(Path("damaged.pem"), chain.substr(0, second + 40) + "!!!!" + chain.substr(second + 44),
+        0644);
+  st = refused(Path("damaged.pem"), pki_.key_path);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("certificate 2 is damaged"), std::string::npos) << st.message();
+
+  // The key of another certificate; and the intermediate's certificate first.
+  const test::TestPkey other = test::MakeTestKey();
+  Write(Path("other.key.pem"), test::KeyPem(other.get()), 0600);
+  st = refused(pki_.chain_path, Path("other.key.pem"));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("is not the key in " + Path("other.key.pem")), std::string::npos)
+      << st.message();
+  Write(Path("reversed.pem"), chain.substr(second) + chain.substr(0, second), 0644);
+  st = refused(Path("reversed.pem"), pki_.key_path);
+  EXPECT_NE(st.message().find("the server certificate must come first"), std::string::npos)
+      << st.message();
+
+  // An encrypted key.
+  Write(Path("encrypted.key.pem"), test::KeyPem(other.get(), "secret passphrase"), 0600);
+  st = refused(pki_.chain_path, Path("encrypted.key.pem"));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("encrypted"), std::string::npos) << st.message();
+
+  // Not a key at all.
+  Write(Path("garbage.key.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        0600);
+  st = refused(pki_.chain_path, Path("garbage.key.pem"));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find(Path("garbage.key.pem") + ": not a PEM private key"),
+            std::string::npos)
+      << st.message();
+}
+
+TEST_F(ApiTlsTest, ClientContextRefusesABadCaFileNamingIt) {
+  auto ctx = MakeApiClientTlsContext(Path("absent-ca.pem"));
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_EQ(ctx.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(ctx.status().message().find(Path("absent-ca.pem")), std::string::npos);
+  Write(Path("notca.pem"), "hello\n", 0644);
+  ctx = MakeApiClientTlsContext(Path("notca.pem"));
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_EQ(ctx.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(ctx.status().message().find("CA file " + Path("notca.pem") + ": no PEM certificate"),
+            std::string::npos)
+      << ctx.status().message();
 }
 
 }  // namespace
