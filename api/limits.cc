@@ -32,6 +32,8 @@ Status ServerLimits::Validate() const {
                                 kHandlerDeadlineCeiling.count()));
   HC_RETURN_IF_ERROR(CheckRange("linger_timeout_ms", linger_timeout.count(), 1, kMaxMs));
   HC_RETURN_IF_ERROR(
+      CheckRange("tls_handshake_timeout_ms", tls_handshake_timeout.count(), 1, kMaxMs));
+  HC_RETURN_IF_ERROR(
       CheckRange("connections_max", static_cast<int64_t>(connections_max), 1, 1'000'000));
   HC_RETURN_IF_ERROR(
       CheckRange("websockets_max", static_cast<int64_t>(websockets_max), 1, 1'000'000));

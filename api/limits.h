@@ -65,6 +65,10 @@ inline constexpr Millis kHandlerDeadlineCeiling{300'000};
 // After an error response with "Connection: close", how long the server keeps reading (and
 // discarding) what the client still sends, so the client sees the response rather than a reset.
 inline constexpr Millis kLingerTimeoutDefault{2'000};
+// From accepting a connection on a TLS listener to the end of its TLS handshake (a few round
+// trips). A client that connects and stays silent, or trickles its handshake in, is closed
+// quietly; the first request's read timeout starts once the handshake is done.
+inline constexpr Millis kTlsHandshakeTimeoutDefault{5'000};
 inline constexpr size_t kLingerBytesMax = size_t{1} << 20;
 
 static_assert(kRequestReadTimeoutDefault <= kIdleTimeoutDefault,
@@ -72,6 +76,8 @@ static_assert(kRequestReadTimeoutDefault <= kIdleTimeoutDefault,
 static_assert(kWriteTimeoutDefault <= kHandlerDeadlineDefault);
 static_assert(kHandlerDeadlineDefault <= kHandlerDeadlineCeiling);
 static_assert(kLingerTimeoutDefault < kRequestReadTimeoutDefault);
+static_assert(kTlsHandshakeTimeoutDefault <= kRequestReadTimeoutDefault,
+              "a handshake must not be allowed longer than a whole request");
 
 // ---- Connections ----
 
@@ -116,6 +122,7 @@ struct ServerLimits {
   Millis write_timeout = kWriteTimeoutDefault;
   Millis handler_deadline = kHandlerDeadlineDefault;
   Millis linger_timeout = kLingerTimeoutDefault;
+  Millis tls_handshake_timeout = kTlsHandshakeTimeoutDefault;  // TLS listeners only
   size_t connections_max = kConnectionsDefault;
   uint32_t requests_per_connection_max = kRequestsPerConnectionDefault;  // 0: unlimited
   size_t websockets_max = kWebSocketsDefault;           // capped by connections_max

@@ -1,5 +1,6 @@
 #include "api/server.h"
 
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -8,6 +9,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
@@ -18,12 +21,14 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <chrono>
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <unordered_map>
 
 namespace hc::api {
@@ -35,6 +40,21 @@ using ErrorCode = boost::system::error_code;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace internal {
+
+// The two kinds of connection stream: the TCP socket itself, or TLS over it. Beast's ssl_stream
+// (rather than asio's) coalesces a response's buffers into one TLS record per write.
+using PlainStream = tcp::socket;
+using TlsStream = beast::ssl_stream<tcp::socket>;
+template <class Stream>
+inline constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
+
+// The TCP socket under any layer of a connection's stream.
+inline tcp::socket& RawSocket(tcp::socket& socket) { return socket; }
+inline tcp::socket& RawSocket(beast::tcp_stream& stream) { return stream.socket(); }
+template <class Stream>
+tcp::socket& LowestSocket(Stream& stream) {
+  return RawSocket(beast::get_lowest_layer(stream));
+}
 
 // A served connection (HTTP or WebSocket), as HttpServer::Stop sees it.
 class Connection {
@@ -59,6 +79,7 @@ struct WebSocketRoute {
 struct ServerState {
   ServerState(ServerOptions o, Router r, std::shared_ptr<MetricsRegistry> m)
       : options(std::move(o)),
+        tls(MakeAsioContext(options.tls_context)),
         router(std::move(r)),
         metrics(std::move(m)),
         latency_buckets(LatencyBucketsSeconds()),
@@ -73,7 +94,20 @@ struct ServerState {
                                           "Client API WebSocket subscribers connected.")),
         websockets_closed_slow(metrics->GetCounter(
             "api_websockets_closed_slow_total",
-            "Client API WebSockets closed because their queue was full (too slow).")) {}
+            "Client API WebSockets closed because their queue was full (too slow).")),
+        tls_handshakes_failed(
+            tls == nullptr ? nullptr
+                           : &metrics->GetCounter("api_tls_handshakes_failed_total",
+                                                  "Client API TLS handshakes that failed or timed "
+                                                  "out (plaintext clients among them).")) {}
+
+  // asio's context owns the SSL_CTX it wraps (it frees it), so it is given a reference of its own.
+  static std::unique_ptr<asio::ssl::context> MakeAsioContext(const std::shared_ptr<SSL_CTX>& ctx) {
+    if (ctx == nullptr) return nullptr;
+    const int up_ref = SSL_CTX_up_ref(ctx.get());
+    HC_ASSERT(up_ref == 1);
+    return std::make_unique<asio::ssl::context>(ctx.get());
+  }
 
   // Takes one of the WebSocket slots; false at the limit.
   bool ReserveWebSocket() {
@@ -99,6 +133,7 @@ struct ServerState {
   }
 
   const ServerOptions options;
+  const std::unique_ptr<asio::ssl::context> tls;  // null: plain HTTP
   const Router router;
   const std::shared_ptr<MetricsRegistry> metrics;
   const std::vector<double> latency_buckets;
@@ -107,6 +142,7 @@ struct ServerState {
   Counter& connections_rejected;
   Gauge& websockets_open;
   Counter& websockets_closed_slow;
+  Counter* const tls_handshakes_failed;  // null without TLS
 
   std::atomic<bool> stopped{false};
   std::atomic<size_t> open{0};       // serving sessions
@@ -134,29 +170,38 @@ bool IsHttpParseError(const ErrorCode& ec) {
 
 }  // namespace
 
-// One client connection. Every member function runs on the connection's strand, except Deliver
-// (any thread), the constructor and the destructor.
+// A served connection answers requests; a refused one (past connections_max) answers 503 once.
+enum class SessionMode { kServe, kReject };
+
+// One client connection over `Stream` (PlainStream or TlsStream). Every member function runs on
+// the connection's strand, except Deliver (any thread), the constructor and the destructor.
 //
-// Timeouts: one io_timer_ bounds whichever socket operation is pending (request read, write,
-// linger). When it fires it cancels the socket's operations rather than closing the socket, so
-// the read handler can still answer 408. io_timer_gen_ tells a stale expiry from a current one.
+// Timeouts: one io_timer_ bounds whichever socket operation is pending (TLS handshake, request
+// read, write, linger). When it fires it cancels the socket's operations rather than closing the
+// socket, so the read handler can still answer 408. io_timer_gen_ tells a stale expiry from a
+// current one.
+template <class Stream>
 class Session final : public ExchangeSink,
                       public Connection,
-                      public std::enable_shared_from_this<Session> {
- public:
-  enum class Mode { kServe, kReject };
+                      public std::enable_shared_from_this<Session<Stream>> {
+  using Shared = std::enable_shared_from_this<Session<Stream>>;
+  using Shared::shared_from_this;
+  using Shared::weak_from_this;
 
-  Session(tcp::socket socket, std::shared_ptr<ServerState> state, Mode mode)
-      : socket_(std::move(socket)),
-        executor_(socket_.get_executor()),
+ public:
+  using Mode = SessionMode;
+
+  Session(Stream stream, std::shared_ptr<ServerState> state, Mode mode)
+      : stream_(std::move(stream)),
+        executor_(stream_.get_executor()),
         state_(std::move(state)),
         mode_(mode),
         buffer_(state_->options.limits.header_bytes_max + kReadChunkBytes * 16),
-        io_timer_(socket_.get_executor()),
-        handler_timer_(socket_.get_executor()),
+        io_timer_(executor_),
+        handler_timer_(executor_),
         accepted_at_(SteadyClock::now()) {
     ErrorCode ec;
-    const tcp::endpoint remote = socket_.remote_endpoint(ec);
+    const tcp::endpoint remote = socket().remote_endpoint(ec);
     remote_ = ec ? std::string("?") : Describe(remote);
     if (mode_ == Mode::kServe) {
       state_->open.fetch_add(1, std::memory_order_relaxed);
@@ -186,13 +231,10 @@ class Session final : public ExchangeSink,
       state_->sessions.emplace(id_, weak_from_this());
     }
     asio::post(executor_, [self = shared_from_this()] {
-      if (self->mode_ == Mode::kReject) {
-        self->Write(MakeProblemResponse(Problem(
-                        ProblemCode::kTooManyConnections,
-                        "the server is serving its maximum number of connections; retry later")),
-                    /*close=*/true);
+      if constexpr (kIsTls<Stream>) {
+        self->Handshake();
       } else {
-        self->ReadStart();
+        self->Begin();
       }
     });
   }
@@ -211,6 +253,43 @@ class Session final : public ExchangeSink,
 
  private:
   const ServerLimits& limits() const { return state_->options.limits; }
+  tcp::socket& socket() { return LowestSocket(stream_); }
+
+  // A refused connection is answered 503 and closed; a served one waits for its first request.
+  void Begin() {
+    if (mode_ == Mode::kReject) {
+      Write(MakeProblemResponse(
+                Problem(ProblemCode::kTooManyConnections,
+                        "the server is serving its maximum number of connections; retry later")),
+            /*close=*/true);
+    } else {
+      ReadStart();
+    }
+  }
+
+  // ---- TLS ----
+
+  void Handshake() {
+    ArmIoDeadline(SteadyClock::now() + limits().tls_handshake_timeout);
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            [self = shared_from_this()](ErrorCode ec) { self->OnHandshake(ec); });
+  }
+
+  void OnHandshake(ErrorCode ec) {
+    if (closed_) return;
+    const bool timed_out = DisarmIoDeadline();
+    if (ec) {
+      // Plaintext HTTP ("http request"), garbage ("wrong version number"), a client that refused
+      // our certificate, or silence: nobody to answer in a language both ends speak.
+      state_->tls_handshakes_failed->Inc();
+      spdlog::debug("api: {}: TLS handshake {}: {}", remote_, timed_out ? "timed out" : "failed",
+                    ec.message());
+      return Close();
+    }
+    // The first request gets its whole read timeout after the handshake.
+    accepted_at_ = SteadyClock::now();
+    Begin();
+  }
 
   // ---- Deadlines ----
 
@@ -222,7 +301,7 @@ class Session final : public ExchangeSink,
       if (ec || gen != self->io_timer_gen_ || self->closed_) return;
       self->io_timed_out_ = true;
       ErrorCode ignored;
-      self->socket_.cancel(ignored);
+      self->socket().cancel(ignored);
     });
   }
 
@@ -250,7 +329,7 @@ class Session final : public ExchangeSink,
     }
     ArmIoDeadline(first_request_ ? accepted_at_ + limits().request_read_timeout
                                  : SteadyClock::now() + limits().idle_timeout);
-    socket_.async_read_some(
+    stream_.async_read_some(
         buffer_.prepare(kReadChunkBytes),
         [self = shared_from_this()](ErrorCode ec, size_t n) { self->OnReadStart(ec, n); });
   }
@@ -281,7 +360,7 @@ class Session final : public ExchangeSink,
     parser_->body_limit(kBodyBytesCeiling);
     ArmIoDeadline(request_deadline_);
     beast::http::async_read_header(
-        socket_, buffer_, *parser_,
+        stream_, buffer_, *parser_,
         [self = shared_from_this()](ErrorCode ec, size_t) { self->OnHeader(ec); });
   }
 
@@ -326,7 +405,7 @@ class Session final : public ExchangeSink,
                               "100-continue")) {
       // The client waits for this before sending the body (RFC 9110 §10.1.1).
       ArmIoDeadline(request_deadline_);
-      asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
+      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
                         [self = shared_from_this()](ErrorCode ec, size_t) {
                           if (self->closed_) return;
                           self->DisarmIoDeadline();
@@ -341,7 +420,7 @@ class Session final : public ExchangeSink,
   void ReadBody() {
     ArmIoDeadline(request_deadline_);
     beast::http::async_read(
-        socket_, buffer_, *parser_,
+        stream_, buffer_, *parser_,
         [self = shared_from_this()](ErrorCode ec, size_t) { self->OnBody(ec); });
   }
 
@@ -477,7 +556,7 @@ class Session final : public ExchangeSink,
     }
     response_ = std::move(response);
     ArmIoDeadline(SteadyClock::now() + limits().write_timeout);
-    beast::http::async_write(socket_, *response_,
+    beast::http::async_write(stream_, *response_,
                              [self = shared_from_this(), keep_alive](ErrorCode ec, size_t) {
                                self->OnWrite(ec, keep_alive);
                              });
@@ -499,16 +578,24 @@ class Session final : public ExchangeSink,
   // Half-closes and discards what the client still sends until it closes too, the linger timeout
   // passes or kLingerBytesMax bytes were skipped. Closing with unread input would make the kernel
   // send a reset, which can destroy the answer in flight to the client.
+  //
+  // Over TLS the half-close is a close_notify (so the client can tell the end of the stream from a
+  // truncation), and the wait is for the client's close_notify or its close, within the same
+  // timeout.
   void Linger() {
-    ErrorCode ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
-    lingered_bytes_ = 0;
     ArmIoDeadline(SteadyClock::now() + limits().linger_timeout);
-    LingerRead();
+    if constexpr (kIsTls<Stream>) {
+      stream_.async_shutdown([self = shared_from_this()](ErrorCode) { self->Close(); });
+    } else {
+      ErrorCode ignored;
+      socket().shutdown(tcp::socket::shutdown_send, ignored);
+      lingered_bytes_ = 0;
+      LingerRead();
+    }
   }
 
   void LingerRead() {
-    socket_.async_read_some(asio::buffer(linger_buf_),
+    stream_.async_read_some(asio::buffer(linger_buf_),
                             [self = shared_from_this()](ErrorCode ec, size_t n) {
                               if (self->closed_) return;
                               self->lingered_bytes_ += n;
@@ -527,11 +614,11 @@ class Session final : public ExchangeSink,
     handler_timer_.cancel();
     exchange_.reset();  // a late answer finds no exchange and is dropped
     ErrorCode ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
   }
 
-  tcp::socket socket_;
+  Stream stream_;
   // The connection's strand; a copy, so Deliver and PostClose read no socket state off-strand.
   const asio::any_io_executor executor_;
   const std::shared_ptr<ServerState> state_;
@@ -550,7 +637,8 @@ class Session final : public ExchangeSink,
   bool io_timed_out_ = false;
   asio::steady_timer handler_timer_;
 
-  const SteadyClock::time_point accepted_at_;
+  // From accepting (plain) or from the end of the TLS handshake: the first request's deadline.
+  SteadyClock::time_point accepted_at_;
   SteadyClock::time_point request_start_;
   SteadyClock::time_point request_deadline_;
   bool closed_ = false;
@@ -567,20 +655,37 @@ class Session final : public ExchangeSink,
 
 namespace websocket = beast::websocket;
 
-// One accepted WebSocket. Every member function runs on the connection's strand, except Post,
-// closed and PostClose (any thread), the constructor and the destructor.
+// What a WebSocket runs over: a plain socket becomes a beast::tcp_stream, a TLS stream stays
+// itself (the WebSocket's own timer enforces its timeouts either way).
+template <class Stream>
+struct WebSocketLayer {
+  using type = beast::tcp_stream;
+};
+template <>
+struct WebSocketLayer<TlsStream> {
+  using type = TlsStream;
+};
+
+// One accepted WebSocket over `Stream` (the stream its HTTP session read the upgrade request
+// from). Every member function runs on the connection's strand, except Post, closed and PostClose
+// (any thread), the constructor and the destructor.
 //
 // Writes go out one at a time from queue_ (bounded by limits.websocket_queue_max). Closing is
 // graceful when possible (a close frame after the write in flight, if any), bounded by
 // close_timer_: past limits.write_timeout the socket is closed outright.
+template <class Stream>
 class WsSession final : public Connection,
                         public WebSocketChannel,
-                        public std::enable_shared_from_this<WsSession> {
+                        public std::enable_shared_from_this<WsSession<Stream>> {
+  using Shared = std::enable_shared_from_this<WsSession<Stream>>;
+  using Shared::shared_from_this;
+  using Shared::weak_from_this;
+
  public:
-  WsSession(tcp::socket socket, std::shared_ptr<ServerState> state,
+  WsSession(Stream stream, std::shared_ptr<ServerState> state,
             std::shared_ptr<const Request> request, WebSocketOpen open, std::string remote)
-      : executor_(socket.get_executor()),
-        ws_(std::move(socket)),
+      : executor_(stream.get_executor()),
+        ws_(std::move(stream)),
         state_(std::move(state)),
         request_(std::move(request)),
         open_(std::move(open)),
@@ -756,13 +861,13 @@ class WsSession final : public Connection,
     queue_.clear();
     close_timer_.cancel();
     ErrorCode ignored;
-    auto& socket = beast::get_lowest_layer(ws_).socket();
+    tcp::socket& socket = LowestSocket(ws_);
     socket.shutdown(tcp::socket::shutdown_both, ignored);
     socket.close(ignored);
   }
 
   const asio::any_io_executor executor_;  // the connection's strand
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<typename WebSocketLayer<Stream>::type> ws_;
   const std::shared_ptr<ServerState> state_;
   const std::shared_ptr<const Request> request_;
   WebSocketOpen open_;
@@ -781,8 +886,9 @@ class WsSession final : public Connection,
   bool closed_ = false;
 };
 
-void Session::Upgrade(const WebSocketHandler& handler, const Router::Route& route,
-                      HttpRequest message, std::vector<Param> params) {
+template <class Stream>
+void Session<Stream>::Upgrade(const WebSocketHandler& handler, const Router::Route& route,
+                              HttpRequest message, std::vector<Param> params) {
   auto request = std::make_shared<const Request>(std::move(message), route.pattern,
                                                  std::move(params), std::move(query_), remote_);
   query_.clear();
@@ -799,9 +905,9 @@ void Session::Upgrade(const WebSocketHandler& handler, const Router::Route& rout
   }
   const std::chrono::duration<double> elapsed = SteadyClock::now() - request_start_;
   state_->RecordRequest(route_label_, method_label_, 101, elapsed.count());
-  auto ws = std::make_shared<WsSession>(std::move(socket_), state_, std::move(request),
-                                        std::move(open).value(), remote_);
-  // This session is over; the socket is the WebSocket's now.
+  auto ws = std::make_shared<WsSession<Stream>>(std::move(stream_), state_, std::move(request),
+                                                std::move(open).value(), remote_);
+  // This session is over; the stream is the WebSocket's now.
   closed_ = true;
   ++io_timer_gen_;
   io_timer_.cancel();
@@ -833,7 +939,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
     const tcp::endpoint bound = acceptor_.local_endpoint(ec);
     if (ec) return IoError(where + ": local_endpoint: " + ec.message());
     port_.store(bound.port());
-    spdlog::info("api: listening on {}", Describe(bound));
+    spdlog::info("api: listening on {}{}", Describe(bound),
+                 state_->tls != nullptr ? " (TLS: HTTPS and WSS only)" : "");
     return Status::Ok();
   }
 
@@ -884,12 +991,29 @@ class Listener : public std::enable_shared_from_this<Listener> {
         ErrorCode ignored;
         socket.close(ignored);
       } else {
-        std::make_shared<Session>(std::move(socket), state_, Session::Mode::kReject)->Start();
+        Serve(std::move(socket), SessionMode::kReject);
       }
     } else {
-      std::make_shared<Session>(std::move(socket), state_, Session::Mode::kServe)->Start();
+      Serve(std::move(socket), SessionMode::kServe);
     }
     Accept();
+  }
+
+  void Serve(tcp::socket socket, SessionMode mode) {
+    if (state_->tls == nullptr) {
+      std::make_shared<Session<PlainStream>>(std::move(socket), state_, mode)->Start();
+      return;
+    }
+    std::optional<TlsStream> stream;
+    try {
+      stream.emplace(std::move(socket), *state_->tls);
+    } catch (const boost::system::system_error& e) {
+      // asio reports a failed SSL_new (out of memory) by exception; this is where it arises. The
+      // socket, moved into the half-built stream, is closed with it.
+      spdlog::warn("api: cannot start a TLS connection: {}", e.what());
+      return;
+    }
+    std::make_shared<Session<TlsStream>>(std::move(*stream), state_, mode)->Start();
   }
 
   asio::io_context& ioc_;

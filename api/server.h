@@ -29,9 +29,15 @@
 // After a "close" answer the server drains what the client still sends for a short while
 // (limits.linger_timeout) so the client reads the answer rather than a connection reset.
 //
-// TLS: the connection code touches its stream only through read, write, cancel, shutdown and
-// close, so TLS becomes a second stream type (boost::beast::ssl_stream over the socket, handshake
-// before the first read) chosen at accept; not implemented yet.
+// TLS (ServerOptions::tls_context set): the listener speaks only HTTPS and WSS. Every accepted
+// connection first completes a TLS handshake within limits.tls_handshake_timeout; then it is served
+// exactly as a plain one (same routes, limits, timeouts and answers), the first request's read
+// timeout starting when the handshake ends. A client that sends plaintext HTTP or anything else
+// that is not a TLS handshake, or stays silent, is closed without an answer (logged at debug and
+// counted). The session code is one class template over the stream type (the TCP socket or
+// boost::beast::ssl_stream over it), so both kinds share every line but the handshake and the
+// closing: a TLS connection closed after an answer sends close_notify and waits briefly for the
+// client's, instead of half-closing the socket.
 //
 // Metrics (in the registry given at construction):
 //   api_requests_total{route,method,status}   counter; route is the pattern, "unmatched" otherwise
@@ -41,7 +47,11 @@
 //   api_connections_rejected_total            counter (connection limit)
 //   api_websockets_open                       gauge
 //   api_websockets_closed_slow_total          counter (closed because their queue was full)
+//   api_tls_handshakes_failed_total           counter (TLS listeners only: failed or timed-out
+//                                             handshakes, plaintext clients among them)
 #pragma once
+
+#include <openssl/types.h>
 
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
@@ -66,6 +76,10 @@ struct ServerOptions {
   ServerLimits limits;
   // The Server header of every response.
   std::string server_header = "healthchain";
+  // When set, the listener speaks only TLS with this context (crypto::MakeApiServerTlsContext
+  // builds one from a certificate chain and key); when null, plain HTTP and WebSocket. The server
+  // shares it (SSL_CTX_up_ref); it must not be changed once the server started.
+  std::shared_ptr<SSL_CTX> tls_context;
 };
 
 namespace internal {

@@ -1,15 +1,24 @@
 // A deliberately low-level HTTP client for the server tests: raw POSIX sockets with explicit
 // timeouts, so a test can send half a request, garbage or pipelined bytes, and never hangs.
 // Responses are parsed with Beast's parser fed by hand.
+//
+// ConnectTls talks the same over TLS (OpenSSL on the socket; tests using it link OpenSSL): the
+// handshake and every read are bounded by the same kind of timeouts.
 #pragma once
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -46,6 +55,41 @@ class RawClient {
     return std::unique_ptr<RawClient>(new RawClient(fd));
   }
 
+  // Connects to 127.0.0.1:port and completes a TLS handshake with `ctx` (which decides what is
+  // verified; the certificate must name 127.0.0.1 when it verifies peers) within `timeout`;
+  // nullptr on failure, with the reason in *error (the certificate verification failure when
+  // there is one).
+  static std::unique_ptr<RawClient> ConnectTls(uint16_t port, SSL_CTX* ctx,
+                                               std::string* error = nullptr,
+                                               Ms timeout = Ms(5000)) {
+    // OpenSSL writes to the socket without MSG_NOSIGNAL; a server that closes first must fail
+    // the write, not kill the test.
+    ::signal(SIGPIPE, SIG_IGN);
+    auto fail = [&](std::string why) -> std::unique_ptr<RawClient> {
+      if (error != nullptr) *error = std::move(why);
+      return nullptr;
+    };
+    std::unique_ptr<RawClient> c = Connect(port);
+    if (c == nullptr) return fail("connect failed");
+    c->ssl_ = SSL_new(ctx);
+    if (c->ssl_ == nullptr) return fail("SSL_new failed");
+    SSL_set_fd(c->ssl_, c->fd_);
+    // A server that closes without close_notify ends the stream like one that sends it.
+    SSL_set_options(c->ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl_), "127.0.0.1");
+    c->SetSocketTimeout(timeout);
+    const int rc = SSL_connect(c->ssl_);
+    if (rc != 1) {
+      const long verify = SSL_get_verify_result(c->ssl_);
+      std::string why = verify != X509_V_OK ? X509_verify_cert_error_string(verify)
+                                            : "TLS handshake failed (SSL error " +
+                                                  std::to_string(SSL_get_error(c->ssl_, rc)) + ")";
+      ERR_clear_error();
+      return fail(why);
+    }
+    return c;
+  }
+
   ~RawClient() { Close(); }
   RawClient(const RawClient&) = delete;
   RawClient& operator=(const RawClient&) = delete;
@@ -53,6 +97,15 @@ class RawClient {
   // Sends all of `data`; false when the connection refuses it (reset, closed).
   bool Send(std::string_view data) {
     while (!data.empty()) {
+      if (ssl_ != nullptr) {
+        const int n = SSL_write(ssl_, data.data(), static_cast<int>(data.size()));
+        if (n <= 0) {
+          ERR_clear_error();
+          return false;
+        }
+        data.remove_prefix(static_cast<size_t>(n));
+        continue;
+      }
       const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return false;
@@ -111,7 +164,12 @@ class RawClient {
 
   const std::string& received() const { return buffer_; }
 
+  // The negotiated TLS version (TLS1_3_VERSION, ...); 0 for a plain connection.
+  int tls_version() const { return ssl_ != nullptr ? SSL_version(ssl_) : 0; }
+
   void Close() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    ssl_ = nullptr;
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
@@ -121,10 +179,19 @@ class RawClient {
 
   explicit RawClient(int fd) : fd_(fd) {}
 
+  // Bounds blocking socket calls (the TLS handshake, and a TLS record that arrives in pieces).
+  void SetSocketTimeout(Ms timeout) {
+    const long ms = std::max<long>(1, static_cast<long>(timeout.count()));
+    timeval tv{ms / 1000, (ms % 1000) * 1000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
+
   ReadResult ReadMore(std::chrono::steady_clock::time_point deadline) {
     while (true) {
       const auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return ReadResult::kTimeout;
+      if (ssl_ != nullptr) return ReadMoreTls(left);
       pollfd p{fd_, POLLIN, 0};
       const int rc = ::poll(&p, 1, static_cast<int>(left.count()));
       if (rc < 0 && errno == EINTR) continue;
@@ -140,7 +207,32 @@ class RawClient {
     }
   }
 
+  ReadResult ReadMoreTls(Ms left) {
+    // Bytes OpenSSL already decrypted are read at once; otherwise wait for the socket.
+    if (SSL_pending(ssl_) == 0) {
+      pollfd p{fd_, POLLIN, 0};
+      const int rc = ::poll(&p, 1, static_cast<int>(left.count()));
+      if (rc < 0 && errno == EINTR) return ReadResult::kData;  // the caller loops
+      if (rc < 0) return ReadResult::kError;
+      if (rc == 0) return ReadResult::kTimeout;
+    }
+    SetSocketTimeout(left);
+    char buf[8192];
+    const int n = SSL_read(ssl_, buf, sizeof(buf));
+    if (n > 0) {
+      buffer_.append(buf, static_cast<size_t>(n));
+      return ReadResult::kData;
+    }
+    const int err = SSL_get_error(ssl_, n);
+    ERR_clear_error();
+    if (err == SSL_ERROR_ZERO_RETURN) return ReadResult::kEof;
+    // A post-handshake message (a session ticket) with no data after it, or the socket timeout.
+    if (err == SSL_ERROR_WANT_READ) return ReadResult::kData;
+    return ReadResult::kError;
+  }
+
   int fd_;
+  SSL* ssl_ = nullptr;  // TLS connections only
   std::string buffer_;
 };
 
