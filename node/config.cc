@@ -164,6 +164,16 @@ Result<NodeConfig> LoadNodeConfig(const std::string& path) {
 
   c.p2p_listen = r.Address("p2p.listen", c.mode == NodeMode::kValidator);
   c.api_listen = r.Address("api.listen", true);
+  if (const toml::node* tls = r.Node("api.tls"); tls != nullptr) {
+    if (!tls->is_table()) {
+      r.Fail("api.tls", "expected a table ([api.tls] with cert_chain and key)");
+    } else {
+      ApiTlsConfig t;
+      t.cert_chain_path = r.Path("api.tls.cert_chain", true);
+      t.key_path = r.Path("api.tls.key", true);
+      c.api_tls = std::move(t);
+    }
+  }
 
   if (const toml::node* obs = r.Node("p2p.observers"); obs != nullptr) {
     const toml::array* arr = obs->as_array();
@@ -244,6 +254,10 @@ std::string EncodeNodeConfig(const NodeConfig& c) {
     p2p.insert("observers", std::move(obs));
   }
   toml::table api{{"listen", c.api_listen.ToString()}};
+  if (c.api_tls) {
+    api.insert("tls", toml::table{{"cert_chain", c.api_tls->cert_chain_path},
+                                  {"key", c.api_tls->key_path}});
+  }
   toml::table limits{{"mempool_txs_max", static_cast<int64_t>(c.limits.mempool_txs_max)},
                      {"mempool_bytes_max", static_cast<int64_t>(c.limits.mempool_bytes_max)},
                      {"api_connections_max", static_cast<int64_t>(c.limits.api_connections_max)},

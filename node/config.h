@@ -33,6 +33,14 @@ struct ObserverPeer {
   std::string name;
 };
 
+// The client API's TLS ([api.tls]; docs/operations.md): when set, the API listener speaks only
+// HTTPS and WSS with this certificate chain and key (crypto::MakeApiServerTlsContext loads them
+// when the node starts).
+struct ApiTlsConfig {
+  std::string cert_chain_path;  // PEM: the server certificate, then its intermediates
+  std::string key_path;         // PEM private key of the server certificate (0600)
+};
+
 struct NodeLimits {
   uint64_t mempool_txs_max = 200'000;
   uint64_t mempool_bytes_max = 256ull << 20;
@@ -58,6 +66,7 @@ struct NodeConfig {
 
   HostPort p2p_listen;
   HostPort api_listen;
+  std::optional<ApiTlsConfig> api_tls;  // absent: the API serves plain HTTP and WebSocket
   // Observers: the validators to follow, by address (their pins come from genesis).
   std::vector<ObserverPeer> observers;
 

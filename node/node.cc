@@ -16,6 +16,7 @@
 #include "consensus/limits.h"
 #include "consensus/signing.h"
 #include "crypto/keyfile.h"
+#include "crypto/tls.h"
 #include "healthchain/v1/block.pb.h"
 #include "ledger/rocks_store.h"
 #include "ledger/state_machine.h"
@@ -184,6 +185,14 @@ Status NodeImpl::Init() {
   signer_ = crypto::MakeEd25519Signer(std::move(identity->signing.secret_key));
   verifier_ = crypto::MakeEd25519Verifier();
 
+  // The API's TLS certificate and key, checked before anything is opened: a bad file refuses the
+  // start, naming the file.
+  if (c.api_tls) {
+    auto tls = crypto::MakeApiServerTlsContext(c.api_tls->cert_chain_path, c.api_tls->key_path);
+    if (!tls.ok()) return tls.status().WithContext(c.config_path + ": [api.tls]");
+    api_tls_context_ = std::shared_ptr<SSL_CTX>(std::move(tls).value());
+  }
+
   // Consensus configuration from genesis (identical on every validator).
   consensus::Config& cc = consensus_config_;
   cc.chain_id = genesis_.chain_id;
@@ -334,7 +343,7 @@ Status NodeImpl::Start() {
                            l.connections_max = config_.limits.api_connections_max;
                            return l;
                          }(),
-                         "healthchain"},
+                         "healthchain", api_tls_context_},
       BuildRouter(), metrics_);
   HC_RETURN_IF_ERROR(http_->Start());
   HC_RETURN_IF_ERROR(transport_->Start());
@@ -377,8 +386,9 @@ Status NodeImpl::Start() {
     auto guard = boost::asio::make_work_guard(api_io_);
     api_io_.run();
   });
-  spdlog::info("started: p2p {} (port {}), api {} (port {})", config_.p2p_listen.ToString(),
-               transport_->listen_port(), config_.api_listen.ToString(), http_->port());
+  spdlog::info("started: p2p {} (port {}), api {} (port {}, {})", config_.p2p_listen.ToString(),
+               transport_->listen_port(), config_.api_listen.ToString(), http_->port(),
+               api_tls_context_ != nullptr ? "https" : "http");
   return Status::Ok();
 }
 

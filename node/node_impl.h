@@ -220,6 +220,7 @@ class NodeImpl {
 
   // ---- API ----
   boost::asio::io_context api_io_;
+  std::shared_ptr<SSL_CTX> api_tls_context_;  // [api.tls]; null: plain HTTP
   std::unique_ptr<api::HttpServer> http_;
   std::thread api_thread_;
   std::mutex waiters_mu_;

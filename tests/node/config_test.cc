@@ -116,6 +116,53 @@ TEST_F(ConfigTest, RefusesBadFilesNamingFileKeyAndReason) {
   }
 }
 
+TEST_F(ConfigTest, ApiTlsIsOptionalAndResolvesItsPaths) {
+  auto plain = LoadNodeConfig(Write(kValid));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->api_tls.has_value());
+
+  std::string text = kValid;
+  text.replace(text.find("[limits]"), 8,
+               "[api.tls]\ncert_chain = \"api.chain.pem\"\nkey = \"/etc/hc/api.key.pem\"\n\n"
+               "[limits]");
+  auto c = LoadNodeConfig(Write(text));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->api_tls.has_value());
+  EXPECT_EQ(c->api_tls->cert_chain_path, (dir_ / "api.chain.pem").string());
+  EXPECT_EQ(c->api_tls->key_path, "/etc/hc/api.key.pem");
+  EXPECT_EQ(c->api_listen.ToString(), "127.0.0.1:8000");
+
+  auto again = LoadNodeConfig(Write(EncodeNodeConfig(*c)));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_TRUE(again->api_tls.has_value());
+  EXPECT_EQ(again->api_tls->cert_chain_path, c->api_tls->cert_chain_path);
+  EXPECT_EQ(again->api_tls->key_path, c->api_tls->key_path);
+}
+
+TEST_F(ConfigTest, RefusesAnIncompleteApiTlsSection) {
+  const BadCase cases[] = {
+      {"[limits]", "[api.tls]\ncert_chain = \"api.chain.pem\"\n[limits]", "api.tls.key: missing"},
+      {"[limits]", "[api.tls]\nkey = \"api.key.pem\"\n[limits]", "api.tls.cert_chain: missing"},
+      {"[limits]", "[api.tls]\ncert_chain = \"\"\nkey = \"k.pem\"\n[limits]",
+       "api.tls.cert_chain: must not be empty"},
+      {"listen = \"127.0.0.1:8000\"", "listen = \"127.0.0.1:8000\"\ntls = \"yes\"",
+       "api.tls: expected a table"},
+  };
+  for (const auto& bad : cases) {
+    std::string text = kValid;
+    const size_t at = text.find(bad.from);
+    ASSERT_NE(at, std::string::npos) << bad.from;
+    text.replace(at, bad.from.size(), bad.to);
+    const std::string path = Write(text);
+    auto c = LoadNodeConfig(path);
+    ASSERT_FALSE(c.ok()) << bad.to;
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(c.status().message().find(path), std::string::npos) << c.status().message();
+    EXPECT_NE(c.status().message().find(bad.expected_message), std::string::npos)
+        << c.status().message();
+  }
+}
+
 TEST_F(ConfigTest, MissingFileIsAnError) {
   auto c = LoadNodeConfig((dir_ / "absent.toml").string());
   EXPECT_FALSE(c.ok());
