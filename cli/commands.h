@@ -4,8 +4,17 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace hc::cli {
+
+// --cacert FILE, for every subcommand that talks to a node: the CA certificates an https:// node's
+// certificate must chain to (cli/http_client.h). Without it the system's CA store is used.
+inline CLI::Option* AddCaCertOption(CLI::App* cmd, std::string* ca_file) {
+  return cmd->add_option("--cacert", *ca_file,
+                         "PEM file of the CA certificate(s) that issued an https:// node's "
+                         "certificate (default: the system's CA store)");
+}
 
 void RegisterKeygen(CLI::App& app, int* exit_code);
 void RegisterProof(CLI::App& app, int* exit_code);

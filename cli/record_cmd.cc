@@ -42,7 +42,7 @@ namespace json = boost::json;
 namespace pb = ::healthchain::v1;
 
 struct RecordOptions {
-  std::string file, patient, category, record_id, key, node = "http://127.0.0.1:8000";
+  std::string file, patient, category, record_id, key, node = "http://127.0.0.1:8000", cacert;
   std::string description, content_type = "application/fhir+json", to, out;
   int timeout_ms = 30000;
 };
@@ -223,7 +223,7 @@ Result<Fetched> Fetch(Client& c, const std::string& record_id) {
 }
 
 Status RunPut(const RecordOptions& o) {
-  HC_ASSIGN_OR_RETURN(NodeUrl url, ParseNodeUrl(o.node));
+  HC_ASSIGN_OR_RETURN(NodeUrl url, ParseNodeUrl(o.node, o.cacert));
   HC_ASSIGN_OR_RETURN(crypto::Identity me, crypto::LoadIdentity(o.key));
   HC_ASSIGN_OR_RETURN(crypto::PublicIdentity patient, LoadAnyPublic(o.patient));
   pb::RecordCategory category;
@@ -304,7 +304,7 @@ Status RunPut(const RecordOptions& o) {
 }
 
 Status RunShare(const RecordOptions& o) {
-  HC_ASSIGN_OR_RETURN(NodeUrl url, ParseNodeUrl(o.node));
+  HC_ASSIGN_OR_RETURN(NodeUrl url, ParseNodeUrl(o.node, o.cacert));
   HC_ASSIGN_OR_RETURN(crypto::Identity me, crypto::LoadIdentity(o.key));
   HC_ASSIGN_OR_RETURN(crypto::PublicIdentity to, LoadAnyPublic(o.to));
   auto signer = crypto::MakeEd25519Signer(std::move(me.signing.secret_key));
@@ -321,7 +321,7 @@ Status RunShare(const RecordOptions& o) {
 }
 
 Status RunGet(const RecordOptions& o) {
-  HC_ASSIGN_OR_RETURN(NodeUrl url, ParseNodeUrl(o.node));
+  HC_ASSIGN_OR_RETURN(NodeUrl url, ParseNodeUrl(o.node, o.cacert));
   HC_ASSIGN_OR_RETURN(crypto::Identity me, crypto::LoadIdentity(o.key));
   auto signer = crypto::MakeEd25519Signer(std::move(me.signing.secret_key));
   Client c(url, *signer, o.timeout_ms);
@@ -351,7 +351,8 @@ void RegisterRecord(CLI::App& app, int* exit_code) {
   auto common = [o](CLI::App* c) {
     c->add_option("--record-id", o->record_id, "Record id")->required();
     c->add_option("--key", o->key, "Your identity key file")->required();
-    c->add_option("--node", o->node, "Node API URL (http://host:port)");
+    c->add_option("--node", o->node, "Node API URL (http://host:port or https://host:port)");
+    AddCaCertOption(c, &o->cacert);
     c->add_option("--timeout-ms", o->timeout_ms, "Per-request timeout");
   };
 

@@ -15,6 +15,7 @@ namespace json = boost::json;
 
 struct StatusOptions {
   std::string node = "http://127.0.0.1:8000";
+  std::string cacert;  // https nodes: the CA file (--cacert)
   bool json = false;
   std::string field;
   int timeout_ms = 5000;
@@ -28,7 +29,7 @@ std::string Text(const json::value* v) {
 }
 
 int RunStatus(const StatusOptions& opts) {
-  Result<NodeUrl> url = ParseNodeUrl(opts.node);
+  Result<NodeUrl> url = ParseNodeUrl(opts.node, opts.cacert);
   if (!url.ok()) {
     std::fprintf(stderr, "hcctl status: %s\n", url.status().message().c_str());
     return 2;
@@ -109,6 +110,7 @@ void RegisterStatus(CLI::App& app, int* exit_code) {
   CLI::App* cmd =
       app.add_subcommand("status", "Show a node's height, view, primary, peers, mempool");
   cmd->add_option("--node", opts->node, "The node's API URL")->capture_default_str();
+  AddCaCertOption(cmd, &opts->cacert);
   cmd->add_flag("--json", opts->json, "Print the node's JSON answer");
   cmd->add_option("--field", opts->field,
                   "Print one top-level field only (e.g. height, head_hash), for scripts");

@@ -46,6 +46,7 @@ struct TxOptions {
   // Common.
   std::string key;
   std::string node = "http://127.0.0.1:8000";
+  std::string cacert;  // https nodes: the CA file (--cacert)
   std::string chain_id;
   std::string genesis;
   bool wait = false;
@@ -559,7 +560,7 @@ int RunTx(const std::string& cmd, const Builder& build, const TxOptions& o) {
 
   std::optional<NodeUrl> url;
   if (!o.dry_run) {
-    Result<NodeUrl> u = ParseNodeUrl(o.node);
+    Result<NodeUrl> u = ParseNodeUrl(o.node, o.cacert);
     if (!u.ok()) return fail(u.status().message());
     url = *u;
   }
@@ -768,6 +769,7 @@ void RegisterTx(CLI::App& app, int* exit_code) {
     CLI::App* c = tx->add_subcommand(pc.name, pc.help);
     c->add_option("--key", o->key, "The signer's identity key file (0600)")->required();
     c->add_option("--node", o->node, "The node's API URL")->capture_default_str();
+    AddCaCertOption(c, &o->cacert);
     c->add_option("--chain-id", o->chain_id, "Chain id (default: asked from the node)");
     c->add_option("--genesis", o->genesis, "Take the chain id from this genesis file");
     c->add_flag("--wait", o->wait, "Wait until committed and print the receipt");
