@@ -132,6 +132,8 @@ class RawClient {
       }
       const ReadResult r = ReadMore(deadline);
       if (r == ReadResult::kEof) {
+        // Closed before a byte of a response (Beast asserts on put_eof then).
+        if (!parser.got_some()) return std::nullopt;
         boost::system::error_code ec;
         parser.put_eof(ec);
         if (!ec && parser.is_done()) return parser.release();
