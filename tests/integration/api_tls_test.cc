@@ -43,20 +43,10 @@ class ApiTlsTest : public NetworkTest {
   // One request over https, the server's certificate checked against the test root CA.
   HttpResult Https(std::string_view method, std::string_view target, std::string_view body = {},
                    std::map<std::string, std::string> headers = {}, Ms timeout = Ms(5000)) {
-    HttpResult out;
     auto ctx = crypto::MakeApiClientTlsContext(pki_.ca_path);
-    if (!ctx.ok()) return out;
-    auto client = api::testing::RawClient::ConnectTls(Api(0), ctx->get());
-    if (!client) return out;
-    if (!client->Send(api::testing::MakeRequest(method, target, body, headers))) return out;
-    auto resp = client->ReadResponse(timeout);
-    if (!resp) return out;
-    out.status = static_cast<int>(resp->result_int());
-    out.body = resp->body();
-    boost::system::error_code ec;
-    out.json = boost::json::parse(out.body, ec);
-    if (ec) out.json = nullptr;
-    return out;
+    if (!ctx.ok()) return HttpResult{};
+    return RoundTrip(api::testing::RawClient::ConnectTls(Api(0), ctx->get()).get(), method, target,
+                     body, headers, timeout);
   }
 
   bool WaitHttpsUp(Ms timeout) {

@@ -27,20 +27,10 @@ using Identity = TestIdentity;
 class ExchangeTest : public ExchangeNetworkTest {
  protected:
   HttpResult SignedGet(size_t node, const std::string& target, const Identity* who) {
-    HttpResult out;
-    auto client = api::testing::RawClient::Connect(Api(node));
-    if (!client) return out;
     std::map<std::string, std::string> headers;
     if (who != nullptr) headers = SignedHeaders(*who->signer, "GET", target, "");
-    if (!client->Send(api::testing::MakeRequest("GET", target, {}, headers))) return out;
-    auto resp = client->ReadResponse(Ms(5000));
-    if (!resp) return out;
-    out.status = static_cast<int>(resp->result_int());
-    out.body = resp->body();
-    boost::system::error_code ec;
-    out.json = boost::json::parse(out.body, ec);
-    if (ec) out.json = nullptr;
-    return out;
+    return RoundTrip(api::testing::RawClient::Connect(Api(node)).get(), "GET", target, {}, headers,
+                     Ms(5000));
   }
 };
 

@@ -56,20 +56,10 @@ class PayloadFlowTest : public ExchangeNetworkTest {
  protected:
   HttpResult Signed(const std::string& method, const std::string& target, const std::string& body,
                     const Party& who) {
-    HttpResult out;
-    auto client = api::testing::RawClient::Connect(Api(0));
-    if (!client) return out;
     std::map<std::string, std::string> headers = SignedHeaders(*who.signer, method, target, body);
     if (!body.empty()) headers["Content-Type"] = "application/octet-stream";
-    if (!client->Send(api::testing::MakeRequest(method, target, body, headers))) return out;
-    auto resp = client->ReadResponse(Ms(10'000));
-    if (!resp) return out;
-    out.status = static_cast<int>(resp->result_int());
-    out.body = resp->body();
-    boost::system::error_code ec;
-    out.json = boost::json::parse(out.body, ec);
-    if (ec) out.json = nullptr;
-    return out;
+    return RoundTrip(api::testing::RawClient::Connect(Api(0)).get(), method, target, body, headers,
+                     Ms(10'000));
   }
 
   test::ProcessResult Hcctl(std::vector<std::string> args) {

@@ -280,14 +280,13 @@ struct HttpResult {
   boost::json::value json;  // null unless the body parsed as JSON
 };
 
-inline HttpResult Http(uint16_t port, std::string_view method, std::string_view target,
-                       std::string_view body = {}, std::string_view content_type = {},
-                       Ms timeout = Ms(5000)) {
+// One request on a connected `client` (null: not connected), answered within `timeout`; a status
+// of 0 when the connection or the exchange failed.
+inline HttpResult RoundTrip(api::testing::RawClient* client, std::string_view method,
+                            std::string_view target, std::string_view body,
+                            const std::map<std::string, std::string>& headers, Ms timeout) {
   HttpResult out;
-  auto client = api::testing::RawClient::Connect(port);
-  if (!client) return out;
-  std::map<std::string, std::string> headers;
-  if (!content_type.empty()) headers["Content-Type"] = std::string(content_type);
+  if (client == nullptr) return out;
   if (!client->Send(api::testing::MakeRequest(method, target, body, headers))) return out;
   auto resp = client->ReadResponse(timeout);
   if (!resp) return out;
@@ -297,6 +296,15 @@ inline HttpResult Http(uint16_t port, std::string_view method, std::string_view 
   out.json = boost::json::parse(out.body, ec);
   if (ec) out.json = nullptr;
   return out;
+}
+
+inline HttpResult Http(uint16_t port, std::string_view method, std::string_view target,
+                       std::string_view body = {}, std::string_view content_type = {},
+                       Ms timeout = Ms(5000)) {
+  std::map<std::string, std::string> headers;
+  if (!content_type.empty()) headers["Content-Type"] = std::string(content_type);
+  return RoundTrip(api::testing::RawClient::Connect(port).get(), method, target, body, headers,
+                   timeout);
 }
 
 inline std::optional<boost::json::object> Status(uint16_t api_port) {
