@@ -67,6 +67,7 @@
 #include "crypto/signer.h"
 #include "ledger/genesis.h"
 #include "ledger/tx.h"
+#include "node/local_ports.h"
 #include "tests/ledger/workload.h"
 
 namespace hc::bench {
@@ -242,27 +243,6 @@ uint64_t DiskBytes(const fs::path& dir) {  // as du: allocated blocks
     }
   }
   return total;
-}
-
-uint16_t FreePortBase(uint32_t count) {
-  std::mt19937 rng(static_cast<uint32_t>(::getpid()) ^
-                   static_cast<uint32_t>(Clock::now().time_since_epoch().count()));
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const auto base = static_cast<uint16_t>(20000 + rng() % 30000);
-    bool ok = true;
-    for (uint32_t i = 0; i < count && ok; ++i) {
-      boost::asio::io_context io;
-      boost::asio::ip::tcp::acceptor a(io);
-      boost::system::error_code ec;
-      a.open(boost::asio::ip::tcp::v4(), ec);
-      if (!ec) {
-        a.bind({boost::asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(base + i)}, ec);
-      }
-      ok = !ec;
-    }
-    if (ok) return base;
-  }
-  return 0;
 }
 
 // ---- HTTP over one persistent connection ----
@@ -690,13 +670,14 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   spec.log_level = "warn";
   if (o.batch_delay_ms > 0) spec.consensus.batch_delay_ms = static_cast<uint32_t>(o.batch_delay_ms);
   if (o.batch_txs_max > 0) spec.consensus.batch_txs_max = o.batch_txs_max;
-  const uint16_t base = FreePortBase(4 * validators);
-  if (base == 0) {
-    res.error = "no free port range";
+  // Held until the run ends, so that concurrent runs and tests never share a port.
+  auto ports = node::PortBlock::Reserve(4 * validators);
+  if (!ports.ok()) {
+    res.error = "ports: " + ports.status().message();
     return res;
   }
-  spec.base_p2p_port = base;
-  spec.base_api_port = static_cast<uint16_t>(base + 2 * validators);
+  spec.base_p2p_port = ports->base();
+  spec.base_api_port = ports->port(2 * validators);
   std::error_code fec;
   fs::remove_all(dir, fec);
   cli::GeneratedNetwork net;

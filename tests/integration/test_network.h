@@ -7,12 +7,9 @@
 // assertions or empty results, never by crashing.
 #pragma once
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,7 +22,6 @@
 #include <memory>
 #include <optional>
 #include <random>
-#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -39,6 +35,7 @@
 #include "ledger/genesis.h"
 #include "ledger/tx.h"
 #include "node/config.h"
+#include "node/local_ports.h"
 #include "tests/api/test_client.h"
 
 extern char** environ;
@@ -51,27 +48,9 @@ using Ms = std::chrono::milliseconds;
 
 // ---- Ports ----
 
-// A port that was free a moment ago (bind to :0, read it, close). Ports handed out by one
-// process are never repeated.
-inline uint16_t FreePort() {
-  static std::set<uint16_t> used;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    uint16_t port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-      socklen_t len = sizeof(addr);
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-      port = ntohs(addr.sin_port);
-    }
-    ::close(fd);
-    if (port != 0 && used.insert(port).second) return port;
-  }
-  return 0;
-}
+// A loopback port reserved for this process's lifetime (node/local_ports.h: below the ephemeral
+// range, exclusive across concurrently running tests).
+inline uint16_t FreePort() { return node::ReservePortForProcess(); }
 
 // ---- Network generation ----
 

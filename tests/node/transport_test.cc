@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "crypto/tls.h"
+#include "node/local_ports.h"
 
 namespace hc::node {
 namespace {
@@ -53,17 +54,9 @@ std::shared_ptr<const Bytes> Frame(const std::string& text) {
   return std::make_shared<const Bytes>(ToBytes(text));
 }
 
-// A port that was free a moment ago: bound on 127.0.0.1:0 and released. Peers must know each
-// other's addresses before any transport starts, so tests pick ports this way.
-uint16_t FreePort() {
-  asio::io_context io;
-  tcp::acceptor acceptor(io);
-  ErrorCode ec;
-  acceptor.open(tcp::v4(), ec);
-  acceptor.bind(tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0), ec);
-  HC_ASSERT(!ec);
-  return acceptor.local_endpoint(ec).port();
-}
+// Peers must know each other's addresses before any transport starts, so tests reserve ports
+// up front (node/local_ports.h).
+uint16_t FreePort() { return node::ReservePortForProcess(); }
 
 std::string Loopback(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
 
