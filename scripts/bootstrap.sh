@@ -15,6 +15,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev
   libtomlplusplus-dev
   libcli11-dev
+  libgoogle-perftools-dev  # tcmalloc for the daemon (HC_TCMALLOC)
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # scripts
