@@ -5,6 +5,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -174,6 +175,19 @@ Status RocksKvStore::Flush() {
   rocksdb::FlushOptions fo;
   fo.wait = true;
   return FromRocks(impl_->db->Flush(fo, impl_->handles), "flushing " + path_);
+}
+
+Status RocksKvStore::Checkpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  HC_RETURN_IF_ERROR(
+      FromRocks(rocksdb::Checkpoint::Create(impl_->db.get(), &raw), "checkpoint of " + path_));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // RocksDB wants an absolute path.
+  std::error_code ec;
+  const std::string target = std::filesystem::absolute(dir, ec).string();
+  if (ec) return IoError(dir + ": " + ec.message());
+  return FromRocks(checkpoint->CreateCheckpoint(target),
+                   "writing a checkpoint of " + path_ + " to " + target);
 }
 
 Result<uint64_t> RocksKvStore::DiskUsageBytes() const {

@@ -42,6 +42,12 @@ class RocksKvStore final : public KvStore {
 
   // Flushes every memtable to SST files (tests that corrupt files; operators before a backup).
   Status Flush();
+  // Writes a consistent copy of the whole database (every column family as of one instant: each
+  // Write is in it entirely or not at all) to `dir`, which must not exist; its parent must. The
+  // memtables are flushed first; SST files are hard-linked when `dir` is on the same filesystem
+  // and copied otherwise. The copy is a closed database that Open reads. Safe while other threads
+  // read and write.
+  Status Checkpoint(const std::string& dir);
   // Approximate bytes on disk of all SST and WAL files.
   Result<uint64_t> DiskUsageBytes() const;
   const std::string& path() const { return path_; }

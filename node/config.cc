@@ -212,6 +212,9 @@ Result<NodeConfig> LoadNodeConfig(const std::string& path) {
     }
   }
 
+  c.backup.dir = r.Path("backup.dir", false);
+  c.backup.keep = r.Integer<uint32_t>("backup.keep", 1, 1000).value_or(c.backup.keep);
+
   NodeLimits d;
   c.limits.mempool_txs_max =
       r.Integer<uint64_t>("limits.mempool_txs_max", 1, 10'000'000).value_or(d.mempool_txs_max);
@@ -264,11 +267,11 @@ std::string EncodeNodeConfig(const NodeConfig& c) {
                      {"api_body_bytes_max", static_cast<int64_t>(c.limits.api_body_bytes_max)},
                      {"peer_frame_bytes_max", static_cast<int64_t>(c.limits.peer_frame_bytes_max)},
                      {"verify_threads", static_cast<int64_t>(c.limits.verify_threads)}};
-  toml::table root{{"node", std::move(node)},
-                   {"keys", std::move(keys)},
-                   {"p2p", std::move(p2p)},
-                   {"api", std::move(api)},
-                   {"limits", std::move(limits)}};
+  toml::table backup{{"keep", static_cast<int64_t>(c.backup.keep)}};
+  if (!c.backup.dir.empty()) backup.insert("dir", c.backup.dir);
+  toml::table root{{"node", std::move(node)},     {"keys", std::move(keys)},
+                   {"p2p", std::move(p2p)},       {"api", std::move(api)},
+                   {"backup", std::move(backup)}, {"limits", std::move(limits)}};
   std::ostringstream os;
   os << "# Health Chain node configuration (docs/operations.md).\n" << root << "\n";
   return os.str();

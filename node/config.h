@@ -41,6 +41,13 @@ struct ApiTlsConfig {
   std::string key_path;         // PEM private key of the server certificate (0600)
 };
 
+// Online backups ([backup]; docs/operations.md "Backups"): SIGUSR1 makes the node write a
+// checkpoint of its database under `dir` and keep the newest `keep` of them.
+struct BackupConfig {
+  std::string dir;  // empty: <data_dir>/backups
+  uint32_t keep = 3;
+};
+
 struct NodeLimits {
   uint64_t mempool_txs_max = 200'000;
   uint64_t mempool_bytes_max = 256ull << 20;
@@ -70,7 +77,11 @@ struct NodeConfig {
   // Observers: the validators to follow, by address (their pins come from genesis).
   std::vector<ObserverPeer> observers;
 
+  BackupConfig backup;
   NodeLimits limits;
+
+  // Where backups go: backup.dir, or <data_dir>/backups.
+  std::string BackupDir() const { return backup.dir.empty() ? data_dir + "/backups" : backup.dir; }
 };
 
 // Reads and validates a node configuration. Errors name the file and the key:

@@ -57,6 +57,10 @@ class Node {
   // refused a certified block): the node has stopped applying consensus actions and must be
   // stopped and restarted by its operator. main polls it while waiting for signals.
   bool failed() const;
+  // Writes an online backup of the database under config.BackupDir() and keeps the newest
+  // config.backup.keep (node/backup.h); logs and counts the outcome. The node keeps serving and
+  // committing meanwhile. One at a time; main calls it on SIGUSR1.
+  Status Backup();
   // The bound ports, after Start (0 before).
   uint16_t api_port() const;
   uint16_t p2p_port() const;

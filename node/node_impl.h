@@ -27,6 +27,7 @@
 #include "crypto/signer.h"
 #include "ledger/genesis.h"
 #include "ledger/ledger.h"
+#include "ledger/rocks_store.h"
 #include "node/config.h"
 #include "node/ledger_view_impl.h"
 #include "node/mempool.h"
@@ -132,6 +133,10 @@ struct NodeMetrics {
   api::Histogram& block_execute;
   api::Counter& persist_writes;
   api::Counter& persist_records;
+  api::Gauge& backup_last_height;
+  api::Gauge& backup_last_timestamp;
+  api::Gauge& backup_last_bytes;
+  api::Counter& Backups(std::string_view result);
   api::Counter& Admission(std::string_view result);
   api::Counter& FrameDropped(std::string_view reason);
   api::Gauge& PeerUp(uint32_t peer);
@@ -149,6 +154,7 @@ class NodeImpl {
   Status Init();
   Status Start();
   void Stop();
+  Status Backup();
 
   // ---- Configuration and identity ----
   NodeConfig config_;
@@ -164,6 +170,8 @@ class NodeImpl {
 
   // ---- Ledger (owned; its store is thread-safe, the Ledger object is not) ----
   ledger::KvStore* store_ = nullptr;
+  ledger::RocksKvStore* rocks_ = nullptr;  // the same store, for checkpoints (Backup)
+  std::mutex backup_mu_;                   // one backup at a time
   std::unique_ptr<ledger::Ledger> ledger_;
   mutable std::shared_mutex ledger_mu_;  // exclusive: Commit; shared: reads
   std::atomic<uint64_t> ledger_height_{0};

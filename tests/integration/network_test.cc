@@ -2,11 +2,16 @@
 // Each test bounds its own time (every wait has a deadline) and kills its processes on exit.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "ledger/mem_store.h"
+#include "ledger/rocks_store.h"
+#include "ledger/verify_chain.h"
+#include "node/backup.h"
 #include "tests/integration/network_fixture.h"
 
 namespace hc::integration {
@@ -203,6 +208,102 @@ TEST_F(NetworkTest, ObserverFollowsAndServesTheSameBlocks) {
   EXPECT_EQ(st->at("mode").as_string(), "observer");
   // Observers take no transactions.
   EXPECT_EQ(SubmitTx(Api(4), txs.Next(), false).status, 503);
+}
+
+// Online backups (SIGUSR1): written while the chain commits, checked, pruned to [backup] keep,
+// and verifiable offline; a node restored from one catches up from the backup's height; a backup
+// that cannot be written is logged and counted, and the node keeps committing.
+TEST_F(NetworkTest, OnlineBackupsAreCheckedPrunedAndRestoreANode) {
+  MakeNetwork(4, 1);
+  const size_t obs = 4;
+  net_.nodes[obs].config.backup.keep = 2;
+  net_.SaveConfig(obs);
+  StartAll();
+  ASSERT_TRUE(WaitAllUp(Ms(10'000)));
+  const std::string obs_backups = net_.nodes[obs].dir + "/data/backups";
+  auto backups_ok = [&](size_t i) {
+    return MetricValue(Http(Api(i), "GET", "/metrics").body,
+                       "hc_node_backups_total{result=\"ok\"}");
+  };
+  std::set<std::string> acked;
+  {
+    Load load(net_, {Api(0), Api(1), Api(2), Api(3)}, 4);
+    ASSERT_TRUE(WaitUntil([&] { return load.acked_count() >= 30; }, Ms(15'000)));
+    for (int k = 1; k <= 3; ++k) {
+      Kill(obs, SIGUSR1);
+      ASSERT_TRUE(WaitUntil([&] { return backups_ok(obs) >= k; }, Ms(20'000))) << k;
+      const size_t at = load.acked_count();
+      ASSERT_TRUE(WaitUntil([&] { return load.acked_count() >= at + 10; }, Ms(15'000)));
+    }
+    Kill(0, SIGUSR1);
+    ASSERT_TRUE(WaitUntil([&] { return backups_ok(0) >= 1; }, Ms(20'000)));
+    load.Stop();
+    acked = load.acked();
+  }
+  const std::vector<std::string> kept = node::ListBackups(obs_backups);
+  ASSERT_EQ(kept.size(), 2u) << "keep = 2 after three backups";
+  EXPECT_NE(procs_[obs]->Log().find("backup: removed"), std::string::npos);
+  EXPECT_EQ(node::ListBackups(net_.nodes[0].dir + "/data/backups").size(), 1u);
+
+  // The newest backup re-verifies offline (every block, certificate and receipt) and holds the
+  // height its name says.
+  const std::string newest = obs_backups + "/" + kept.back();
+  auto verifier = crypto::MakeEd25519Verifier();
+  uint64_t backup_height = 0;
+  {
+    ledger::RocksOptions ro;
+    ro.create_if_missing = false;
+    auto store = ledger::RocksKvStore::Open(newest + "/db", ro);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto report = ledger::VerifyChain(**store, net_.genesis, *verifier,
+                                      std::make_unique<ledger::MemKvStore>());
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_EQ(report->fault, "");
+    backup_height = report->height;
+    ASSERT_GT(backup_height, 0u);
+    char name_prefix[16];
+    std::snprintf(name_prefix, sizeof(name_prefix), "h%012llu",
+                  static_cast<unsigned long long>(backup_height));
+    EXPECT_EQ(kept.back().substr(0, 13), name_prefix);
+  }
+
+  // Restore the observer from it: it resumes at the backup's height and catches up.
+  Kill(obs, SIGTERM);
+  ASSERT_TRUE(procs_[obs]->Wait(Ms(15'000)).has_value());
+  const std::string db = net_.nodes[obs].dir + "/data/db";
+  std::filesystem::remove_all(db);
+  std::filesystem::copy(newest + "/db", db, std::filesystem::copy_options::recursive);
+  TxMaker txs(net_);
+  for (int k = 0; k < 5; ++k) {
+    const std::string tx = txs.Next();
+    ASSERT_EQ(SubmitTx(Api(k % 4), tx, true).status, 200);
+    acked.insert(TxMaker::IdOf(tx));
+  }
+  StartNode(obs);
+  std::vector<size_t> all = Validators();
+  all.push_back(obs);
+  ASSERT_TRUE(WaitAgree(all, Ms(30'000)));
+  const auto missing = FirstMissing({obs}, acked);
+  EXPECT_FALSE(missing.has_value()) << *missing;
+  EXPECT_NE(procs_[obs]->Log().find("from ledger height " + std::to_string(backup_height)),
+            std::string::npos)
+      << "the restored observer resumes at the backup's height";
+
+  // A backup that cannot be written (its directory is a file): logged and counted; node 0 keeps
+  // committing.
+  const std::string v0_backups = net_.nodes[0].dir + "/data/backups";
+  std::filesystem::remove_all(v0_backups);
+  std::ofstream(v0_backups) << "not a directory";
+  Kill(0, SIGUSR1);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return MetricValue(Http(Api(0), "GET", "/metrics").body,
+                           "hc_node_backups_total{result=\"failed\"}") >= 1;
+      },
+      Ms(20'000)));
+  EXPECT_NE(procs_[0]->Log().find("backup: failed"), std::string::npos);
+  EXPECT_EQ(SubmitTx(Api(0), txs.Next(), true).status, 200);
+  EXPECT_EQ(backups_ok(0), 1);
 }
 
 // Bad configuration is refused at start with exit code 2, naming the file and the key.

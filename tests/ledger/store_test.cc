@@ -1,12 +1,15 @@
 // The block store: commit (R23), open and tip verification (R24, R25), on both stores.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "consensus/signing.h"
 #include "ledger/limits.h"
 #include "ledger/rocks_store.h"
+#include "ledger/verify_chain.h"
 #include "ledger_test_util.h"
 
 namespace hc::ledger {
@@ -309,6 +312,74 @@ TEST(RocksStoreTest, R25FlippedByteInAnSstFileIsRefused) {
   auto l = Ledger::Open(std::move(store).value(), TestGenesis(), *verifier);
   ASSERT_FALSE(l.ok());
   EXPECT_EQ(l.status().code(), StatusCode::kCorruption) << l.status().ToString();
+}
+
+// An online checkpoint taken while another thread commits opens at a whole block, passes the
+// open-time tip checks, and re-verifies offline; a checkpoint into an existing directory is
+// refused and leaves the live database working.
+TEST(RocksStoreTest, CheckpointWhileCommittingOpensAtAWholeBlock) {
+  TempDir dir;
+  TempDir copies;
+  auto verifier = crypto::MakeFakeVerifier();
+  auto store = RocksKvStore::Open(dir.path() + "/db");
+  ASSERT_TRUE(store.ok());
+  RocksKvStore* raw = store->get();
+  auto l = Ledger::Open(std::move(store).value(), TestGenesis(), *verifier);
+  ASSERT_TRUE(l.ok());
+  Ledger& ledger = **l;
+  TxFactory f;
+  int next = 0;
+  auto enrol_block = [&] {
+    std::vector<std::string> txs;
+    for (int i = 0; i < 20; ++i, ++next) {
+      txs.push_back(f.Enroll("p" + std::to_string(next), "p" + std::to_string(next)));
+    }
+    CommitTxs(ledger, txs);
+  };
+  for (int b = 0; b < 10; ++b) enrol_block();
+
+  const uint64_t before = ledger.height();
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    while (!done) enrol_block();
+  });
+  const std::string copy = copies.path() + "/cp1";
+  const Status s = raw->Checkpoint(copy);
+  done = true;
+  writer.join();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const uint64_t after = ledger.height();
+
+  RocksOptions ro;
+  ro.create_if_missing = false;
+  {
+    auto cp_store = RocksKvStore::Open(copy, ro);
+    ASSERT_TRUE(cp_store.ok()) << cp_store.status().ToString();
+    auto report = VerifyChain(**cp_store, TestGenesis(), *verifier, std::make_unique<MemKvStore>());
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_EQ(report->fault, "");
+    EXPECT_GE(report->height, before);
+    EXPECT_LE(report->height, after);
+    EXPECT_EQ(report->txs, report->height * 20);
+    // The copy's tip is the live chain's block at that height.
+    auto live = ledger.BlockAt(report->height);
+    ASSERT_TRUE(live.ok());
+    EXPECT_EQ(report->tip_hash, consensus::BlockHash(AsBytes(live->header())));
+  }
+  {
+    auto cp_store = RocksKvStore::Open(copy, ro);
+    ASSERT_TRUE(cp_store.ok());
+    auto reopened = Ledger::Open(std::move(cp_store).value(), TestGenesis(), *verifier);
+    ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  }
+
+  // The target exists: refused with a reason; the live database carries on.
+  const Status again = raw->Checkpoint(copy);
+  EXPECT_FALSE(again.ok());
+  EXPECT_NE(again.message().find(copy), std::string::npos) << again.message();
+  const uint64_t h = ledger.height();
+  enrol_block();
+  EXPECT_EQ(ledger.height(), h + 1);
 }
 
 TEST(RocksStoreTest, ForeignDatabaseIsRefused) {

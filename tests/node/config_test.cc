@@ -70,6 +70,22 @@ TEST_F(ConfigTest, LoadsAValidFileAndResolvesRelativePaths) {
   EXPECT_EQ(c->observers[0].tls_pin.size(), 32u);
   EXPECT_EQ(c->limits.mempool_txs_max, 5000u);
   EXPECT_EQ(c->limits.verify_threads, NodeLimits{}.verify_threads);
+  // No [backup]: backups go to <data_dir>/backups, three kept.
+  EXPECT_EQ(c->BackupDir(), (dir_ / "data" / "backups").string());
+  EXPECT_EQ(c->backup.keep, 3u);
+}
+
+TEST_F(ConfigTest, BackupSectionResolvesItsDirectory) {
+  std::string text = kValid;
+  text.replace(text.find("[limits]"), 8, "[backup]\ndir = \"../vault\"\nkeep = 7\n[limits]");
+  auto c = LoadNodeConfig(Write(text));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->BackupDir(), (dir_.parent_path() / "vault").string());
+  EXPECT_EQ(c->backup.keep, 7u);
+  auto again = LoadNodeConfig(Write(EncodeNodeConfig(*c)));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->BackupDir(), c->BackupDir());
+  EXPECT_EQ(again->backup.keep, 7u);
 }
 
 TEST_F(ConfigTest, EncodedConfigLoadsBack) {
@@ -107,6 +123,8 @@ TEST_F(ConfigTest, RefusesBadFilesNamingFileKeyAndReason) {
        "api.tls.cert_chain: must not be empty"},
       {"listen = \"127.0.0.1:8000\"", "listen = \"127.0.0.1:8000\"\ntls = \"yes\"",
        "api.tls: expected a table"},
+      {"[limits]", "[backup]\nkeep = 0\n[limits]", "backup.keep: must be in [1, 1000]"},
+      {"[limits]", "[backup]\ndir = 5\n[limits]", "backup.dir: expected a string"},
   };
   for (const auto& bad : cases) {
     std::string text = kValid;
