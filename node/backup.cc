@@ -86,9 +86,12 @@ std::vector<std::string> ListBackups(const std::string& dir) {
 }
 
 Result<BackupResult> WriteBackup(ledger::RocksKvStore& store, const ledger::Genesis& genesis,
-                                 const crypto::Verifier& verifier, const std::string& dir,
+                                 const crypto::Verifier& verifier, const std::string& backup_dir,
                                  uint32_t keep, int64_t now_ms) {
   std::error_code ec;
+  // Absolute, so that the log names the backup unambiguously whatever the node's working directory.
+  const std::string dir = fs::absolute(backup_dir, ec).lexically_normal().string();
+  if (ec) return IoError("backup directory " + backup_dir + ": " + ec.message());
   fs::create_directories(dir, ec);
   if (ec) return IoError("backup directory " + dir + ": " + ec.message());
   // What an interrupted backup left behind is never a backup.

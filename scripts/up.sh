@@ -11,7 +11,8 @@
 #      the record fetched and decrypted by hospital B, the insurer DENIED and refused the record,
 #      break-glass, a claim, its duplicate, adjudication, revocation; then every node's head hash
 #      is compared;
-#   5. stop the nodes cleanly and re-verify the observer's copy of the chain offline.
+#   5. take an online backup of the observer (SIGUSR1) while the network runs;
+#   6. stop the nodes cleanly and re-verify the observer's copy of the chain and the backup offline.
 #
 # Usage: scripts/up.sh [--keep-running | --detach] [--reset] [--no-build]
 #        scripts/up.sh --stop
@@ -292,13 +293,35 @@ else
 fi
 
 echo
+echo "== an online backup of the observer while it keeps running (SIGUSR1) =="
+OBS_LOG="$NET/observer-0/node.log"
+BACKUP=""
+if obs_pid=$(running_pid "$NET/observer-0/node.pid"); then
+  wrote_before=$(grep -c "backup: wrote" "$OBS_LOG" || true)
+  kill -USR1 "$obs_pid"
+  deadline=$((SECONDS + 30))
+  while [ $SECONDS -lt $deadline ] && [ "$(grep -c "backup: wrote" "$OBS_LOG" || true)" -le "$wrote_before" ]; do
+    if grep -q "backup: failed" <(tail -n 5 "$OBS_LOG"); then break; fi
+    sleep 0.2
+  done
+  line=$(grep "backup: wrote" "$OBS_LOG" | tail -n 1)
+  if [ "$(grep -c "backup: wrote" "$OBS_LOG" || true)" -gt "$wrote_before" ]; then
+    echo "${line#*] }"
+    BACKUP=$(sed -E 's/.*backup: wrote ([^ ]+) .*/\1/' <<<"$line")
+  else
+    echo "!! the observer wrote no backup; see $OBS_LOG" >&2
+    failures=$((failures + 1))
+  fi
+fi
+
+echo
 if [ $failures -eq 0 ]; then
   echo "Scenario complete: every step behaved as expected."
 else
   echo "Scenario complete with $failures unexpected step(s); node logs are in $NET/<node>/node.log." >&2
 fi
 
-# ---- 5. stop, or keep running ----
+# ---- 6. stop, or keep running ----
 if [ $detach -eq 1 ]; then
   trap - EXIT INT TERM
   echo
@@ -321,5 +344,12 @@ echo
 echo "== the observer's copy of the chain, re-verified offline from genesis =="
 if ! "$HCCTL" verify-chain --data "$NET/observer-0/data" --genesis "$GENESIS" --quiet; then
   failures=$((failures + 1))
+fi
+if [ -n "$BACKUP" ]; then
+  echo
+  echo "== the backup taken while it ran, re-verified offline =="
+  if ! "$HCCTL" verify-chain --data "$BACKUP/db" --genesis "$GENESIS" --quiet; then
+    failures=$((failures + 1))
+  fi
 fi
 exit $((failures > 0 ? 1 : 0))
