@@ -4,7 +4,6 @@
 
 #include "common/assert.h"
 #include "common/clock.h"
-#include "common/thread_name.h"
 #include "consensus/limits.h"
 #include "crypto/hash.h"
 #include "ledger/tx.h"
@@ -278,108 +277,52 @@ uint64_t Mempool::bytes() const {
 
 // ---- AdmissionPool ----
 
-AdmissionPool::AdmissionPool(Mempool& mempool, uint32_t threads, BatchFn on_batch)
-    : mempool_(mempool), on_batch_(std::move(on_batch)), queue_(kAdmissionQueueCapacity) {
+namespace {
+uint32_t PoolThreads(uint32_t threads) {
   HC_ASSERT(threads >= 1 && threads <= kVerifyThreadsMax);
-  for (uint32_t i = 0; i < threads; ++i) {
-    workers_.emplace_back([this, i] {
-      SetThreadName("hc-verify-" + std::to_string(i));
-      Run();
-    });
-  }
+  return threads;
 }
+}  // namespace
 
-AdmissionPool::~AdmissionPool() { Stop(); }
+AdmissionPool::AdmissionPool(Mempool& mempool, uint32_t threads, BatchFn on_batch)
+    : mempool_(mempool),
+      on_batch_(std::move(on_batch)),
+      pool_("hc-verify", PoolThreads(threads), kAdmissionQueueCapacity, kAdmissionBatchMax,
+            [this](std::vector<AdmissionJob>& jobs) { AdmitBatch(jobs); }) {}
 
-bool AdmissionPool::Submit(AdmissionJob job) {
-  if (stopping_.load()) return false;
-  return queue_.TryPush(std::move(job));
-}
-
-void AdmissionPool::Stop() {
-  if (stopping_.exchange(true)) return;
-  queue_.Close();
-  for (std::thread& t : workers_) t.join();
-  workers_.clear();
-}
-
-void AdmissionPool::Run() {
+void AdmissionPool::AdmitBatch(std::vector<AdmissionJob>& jobs) {
   SystemClock clock;
-  std::vector<AdmissionJob> jobs;
   std::vector<AdmittedTx> admitted;
-  while (true) {
-    auto first = queue_.PopFor(std::chrono::milliseconds(100));
-    if (!first) {
-      if (queue_.closed()) return;
-      continue;
+  for (AdmissionJob& job : jobs) {
+    const AdmitResult r = mempool_.Admit(job.tx, job.relayer, clock.NowMs());
+    if (r.report_to_replica) {
+      AdmittedTx a;
+      a.tx_id = r.tx_id;
+      a.size_bytes = r.size_bytes;
+      a.relayer = job.relayer;
+      a.newly_admitted = r.code == AdmitCode::kAdmitted;
+      if (a.newly_admitted) a.tx = std::move(job.tx);
+      admitted.push_back(std::move(a));
     }
-    if (stopping_.load()) return;
-    jobs.clear();
-    jobs.push_back(std::move(*first));
-    while (jobs.size() < kAdmissionBatchMax) {
-      auto next = queue_.TryPop();
-      if (!next) break;
-      jobs.push_back(std::move(*next));
-    }
-    admitted.clear();
-    for (AdmissionJob& job : jobs) {
-      const AdmitResult r = mempool_.Admit(job.tx, job.relayer, clock.NowMs());
-      if (r.report_to_replica) {
-        AdmittedTx a;
-        a.tx_id = r.tx_id;
-        a.size_bytes = r.size_bytes;
-        a.relayer = job.relayer;
-        a.newly_admitted = r.code == AdmitCode::kAdmitted;
-        if (a.newly_admitted) a.tx = std::move(job.tx);
-        admitted.push_back(std::move(a));
-      }
-      if (job.done) job.done(r);
-    }
-    if (!admitted.empty() && on_batch_) on_batch_(admitted);
+    if (job.done) job.done(r);
   }
+  if (!admitted.empty() && on_batch_) on_batch_(admitted);
 }
 
 // ---- PreVerifyPool ----
 
 PreVerifyPool::PreVerifyPool(const Mempool& mempool, uint32_t threads)
-    : mempool_(mempool), queue_(kPreVerifyQueueBlocks) {
-  HC_ASSERT(threads >= 1 && threads <= kVerifyThreadsMax);
-  for (uint32_t i = 0; i < threads; ++i) {
-    workers_.emplace_back([this, i] {
-      SetThreadName("hc-preverify-" + std::to_string(i));
-      Run();
-    });
-  }
-}
+    : mempool_(mempool),
+      pool_("hc-preverify", PoolThreads(threads), kPreVerifyQueueBlocks, 1,
+            [this](std::vector<consensus::BlockTxs>& blocks) { CheckBlock(blocks.front()); }) {}
 
-PreVerifyPool::~PreVerifyPool() { Stop(); }
-
-bool PreVerifyPool::Submit(consensus::BlockTxs txs) {
-  if (stopping_.load()) return false;
-  return queue_.TryPush(std::move(txs));
-}
-
-void PreVerifyPool::Stop() {
-  if (stopping_.exchange(true)) return;
-  queue_.Close();
-  for (std::thread& t : workers_) t.join();
-  workers_.clear();
-}
-
-void PreVerifyPool::Run() {
-  while (true) {
-    auto block = queue_.PopFor(std::chrono::milliseconds(200));
-    if (!block) {
-      if (queue_.closed()) return;
-      continue;
-    }
-    // Last tx first: execution walks the block from its first tx, checking what no worker has
-    // checked yet, so the two meet once in the middle instead of execution waiting on the
-    // worker's claim at every tx.
-    for (auto it = block->end(); it != block->begin();) {
-      if (stopping_.load(std::memory_order_relaxed)) return;
-      mempool_.PreVerify(*--it);
-    }
+void PreVerifyPool::CheckBlock(const consensus::BlockTxs& txs) {
+  // Last tx first: execution walks the block from its first tx, checking what no worker has
+  // checked yet, so the two meet once in the middle instead of execution waiting on the worker's
+  // claim at every tx.
+  for (auto it = txs.end(); it != txs.begin();) {
+    if (pool_.stopping()) return;
+    mempool_.PreVerify(*--it);
   }
 }
 

@@ -28,11 +28,11 @@
 #include <unordered_set>
 #include <vector>
 
-#include "common/bounded_queue.h"
 #include "common/bytes.h"
 #include "common/status.h"
 #include "consensus/app.h"
 #include "crypto/signer.h"
+#include "node/worker_pool.h"
 
 namespace hc::node {
 
@@ -204,27 +204,25 @@ class AdmissionPool {
   // Called on a worker thread after each batch with what it admitted (never empty).
   using BatchFn = std::function<void(std::vector<AdmittedTx>&)>;
 
-  // Starts `threads` workers (1..kVerifyThreadsMax). `mempool` must outlive the pool.
+  // Starts `threads` workers `hc-verify-N` (1..kVerifyThreadsMax). `mempool` must outlive the
+  // pool.
   AdmissionPool(Mempool& mempool, uint32_t threads, BatchFn on_batch);
-  ~AdmissionPool();  // Stop()
 
   // Queues a job; false (and the job is dropped, `done` not called) when the queue is full or the
   // pool is stopped.
-  bool Submit(AdmissionJob job);
+  bool Submit(AdmissionJob job) { return pool_.Submit(std::move(job)); }
 
   // Finishes the jobs already taken by workers, drops the queued ones, joins the workers.
-  void Stop();
+  void Stop() { pool_.Stop(); }
 
-  size_t queued() const { return queue_.size(); }
+  size_t queued() const { return pool_.queued(); }
 
  private:
-  void Run();
+  void AdmitBatch(std::vector<AdmissionJob>& jobs);
 
   Mempool& mempool_;
   BatchFn on_batch_;
-  BoundedQueue<AdmissionJob> queue_;
-  std::vector<std::thread> workers_;
-  std::atomic<bool> stopping_{false};
+  WorkerPool<AdmissionJob> pool_;  // last: its workers use the members above
 };
 
 // Checks the signatures of committed blocks' txs ahead of their execution, into the mempool's
@@ -235,24 +233,22 @@ class AdmissionPool {
 // signature is checked once (the cache's claims).
 class PreVerifyPool {
  public:
-  // Starts `threads` workers (1..kVerifyThreadsMax). `mempool` must outlive the pool.
+  // Starts `threads` workers `hc-preverify-N` (1..kVerifyThreadsMax). `mempool` must outlive the
+  // pool.
   PreVerifyPool(const Mempool& mempool, uint32_t threads);
-  ~PreVerifyPool();  // Stop()
 
   // Queues a block's txs; false (the block is left to execution) when the queue is full or the
   // pool is stopped. Never blocks.
-  bool Submit(consensus::BlockTxs txs);
+  bool Submit(consensus::BlockTxs txs) { return pool_.Submit(std::move(txs)); }
 
   // Drops the queued blocks, lets the workers finish the tx in hand, joins them.
-  void Stop();
+  void Stop() { pool_.Stop(); }
 
  private:
-  void Run();
+  void CheckBlock(const consensus::BlockTxs& txs);
 
   const Mempool& mempool_;
-  BoundedQueue<consensus::BlockTxs> queue_;
-  std::vector<std::thread> workers_;
-  std::atomic<bool> stopping_{false};
+  WorkerPool<consensus::BlockTxs> pool_;  // last: its workers use the member above
 };
 
 }  // namespace hc::node

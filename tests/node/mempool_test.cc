@@ -1,12 +1,18 @@
 // Mempool admission (size, parse, chain id, signature, duplicates), bounds, selection, removal,
-// the verified-signature cache, and the admission worker pool.
+// the verified-signature cache, the admission and pre-verify pools, and their WorkerPool.
 #include "node/mempool.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
+#include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "consensus/limits.h"
 #include "crypto/signer.h"
@@ -261,6 +267,80 @@ TEST_F(MempoolTest, AdmissionPoolReportsBatches) {
   EXPECT_EQ(admitted, kTxs);
   pool.Stop();
   EXPECT_FALSE(pool.Submit(AdmissionJob{ToBytes(Tx()), 0, nullptr}));
+}
+
+// Catch-up: the pre-verify workers check a fetched block's signatures into the cache, so that
+// execution (DecodeTx through the block verifier) checks none of them again.
+TEST_F(MempoolTest, PreVerifyPoolFillsTheCacheForExecution) {
+  Mempool m = Make();
+  PreVerifyPool pool(m, 2);
+  constexpr int kTxs = 40;
+  std::vector<Bytes> txs;
+  for (int i = 0; i < kTxs; ++i) txs.push_back(ToBytes(Tx()));
+  const consensus::BlockTxs block(std::move(txs));
+  ASSERT_TRUE(pool.Submit(block));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (verifier_.calls < kTxs && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(verifier_.calls, kTxs);
+  for (const Bytes& tx : block) {
+    ASSERT_TRUE(ledger::DecodeTx(tx, ledger::testing::kChainId, m.block_verifier()).ok());
+  }
+  EXPECT_EQ(verifier_.calls, kTxs);  // none checked twice
+  EXPECT_EQ(m.cache().hits(), static_cast<uint64_t>(kTxs));
+  pool.Stop();
+  EXPECT_FALSE(pool.Submit(consensus::BlockTxs{}));
+}
+
+TEST(WorkerPoolTest, EveryJobOnceInBatchesAndNothingAfterStop) {
+  std::mutex mu;
+  std::vector<int> seen;
+  size_t largest_batch = 0;
+  std::set<std::string> names;
+  WorkerPool<int> pool("hc-test", 3, 1000, 8, [&](std::vector<int>& jobs) {
+    char name[32] = {};
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    std::lock_guard lock(mu);
+    names.insert(name);
+    largest_batch = std::max(largest_batch, jobs.size());
+    seen.insert(seen.end(), jobs.begin(), jobs.end());
+  });
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(pool.Submit(i));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(mu);
+      if (seen.size() >= 500) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  pool.Stop();
+  std::sort(seen.begin(), seen.end());
+  ASSERT_EQ(seen.size(), 500u);
+  for (int i = 0; i < 500; ++i) EXPECT_EQ(seen[static_cast<size_t>(i)], i);
+  EXPECT_LE(largest_batch, 8u);
+  for (const std::string& n : names) EXPECT_TRUE(n.starts_with("hc-test-")) << n;
+  EXPECT_FALSE(pool.Submit(7));
+  pool.Stop();  // idempotent
+}
+
+TEST(WorkerPoolTest, AFullQueueRefusesAndStopDropsWhatIsQueued) {
+  std::atomic<bool> release{false};
+  std::atomic<int> ran{0};
+  WorkerPool<int> pool("hc-test", 1, 4, 1, [&](std::vector<int>&) {
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ++ran;
+  });
+  ASSERT_TRUE(pool.Submit(0));  // taken by the worker, which then blocks
+  while (pool.queued() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 1; i <= 4; ++i) ASSERT_TRUE(pool.Submit(i));
+  EXPECT_FALSE(pool.Submit(5));  // capacity 4
+  std::thread stopper([&] { pool.Stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  release = true;
+  stopper.join();
+  EXPECT_EQ(ran.load(), 1);  // the job in hand finished; the four queued ones were dropped
 }
 
 }  // namespace
