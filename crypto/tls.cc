@@ -17,6 +17,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <limits>
 #include <system_error>
@@ -422,6 +423,41 @@ Result<std::vector<X509Ptr>> ParseCertificates(std::string_view pem, const std::
   return certs;
 }
 
+Result<std::string> NameText(const X509_NAME* name, const char* what) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio) return OpenSslFailure("BIO_new");
+  // XN_FLAG_RFC2253 without ASN1_STRFLGS_ESC_MSB: names with non-ASCII letters print as UTF-8
+  // rather than as escaped bytes.
+  if (X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0) {
+    return OpenSslFailure(std::string("X509_NAME_print_ex(") + what + ")");
+  }
+  return BioContents(bio.get());
+}
+
+// An ASN1 time (UTCTime or GeneralizedTime, always UTC in a certificate) as Unix seconds.
+Result<int64_t> UnixSeconds(const ASN1_TIME* t, const char* what) {
+  std::tm tm{};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
+    return OpenSslFailure(std::string("ASN1_TIME_to_tm(") + what + ")");
+  }
+  return static_cast<int64_t>(::timegm(&tm));
+}
+
+Result<ApiTlsCertificateInfo> CertificateInfo(const X509* cert) {
+  ApiTlsCertificateInfo info;
+  HC_ASSIGN_OR_RETURN(info.subject, NameText(X509_get_subject_name(cert), "subject"));
+  HC_ASSIGN_OR_RETURN(info.issuer, NameText(X509_get_issuer_name(cert), "issuer"));
+  BnPtr serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  if (!serial) return OpenSslFailure("ASN1_INTEGER_to_BN(serial)");
+  char* hex = BN_bn2hex(serial.get());
+  if (hex == nullptr) return OpenSslFailure("BN_bn2hex(serial)");
+  info.serial_hex = hex;
+  OPENSSL_free(hex);
+  HC_ASSIGN_OR_RETURN(info.not_before_s, UnixSeconds(X509_get0_notBefore(cert), "notBefore"));
+  HC_ASSIGN_OR_RETURN(info.not_after_s, UnixSeconds(X509_get0_notAfter(cert), "notAfter"));
+  return info;
+}
+
 }  // namespace
 
 Result<SslCtxPtr> MakeApiServerTlsContext(const std::string& cert_chain_path,
@@ -544,6 +580,23 @@ std::string TlsVerifyFailure(const SSL* ssl) {
   const long result = SSL_get_verify_result(ssl);
   if (result == X509_V_OK) return "";
   return X509_verify_cert_error_string(result);
+}
+
+Result<ApiTlsCertificateInfo> ApiTlsCertificateOf(const SSL_CTX* ctx) {
+  const X509* cert = ctx != nullptr ? SSL_CTX_get0_certificate(ctx) : nullptr;
+  if (cert == nullptr) return FailedPrecondition("the TLS context has no server certificate");
+  return CertificateInfo(cert);
+}
+
+Result<ApiTlsCertificateInfo> ReadApiTlsCertificate(const std::string& cert_chain_path) {
+  std::string chain_pem;
+  HC_RETURN_IF_ERROR(ReadSmallFile(cert_chain_path, "API TLS certificate chain file",
+                                   kApiTlsChainFileMaxBytes, /*private_file=*/false, &chain_pem));
+  HC_ASSIGN_OR_RETURN(
+      std::vector<X509Ptr> chain,
+      ParseCertificates(chain_pem, "API TLS certificate chain file " + cert_chain_path,
+                        kApiTlsChainCertsMax));
+  return CertificateInfo(chain.front().get());
 }
 
 }  // namespace hc::crypto

@@ -29,6 +29,7 @@
 
 #include <openssl/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -170,5 +171,24 @@ Status SetApiTlsServerName(SSL* ssl, const std::string& host);
 // Why the server's certificate was not accepted in a finished or failed handshake ("unable to get
 // local issuer certificate", "hostname mismatch", ...), or "" when it was verified.
 std::string TlsVerifyFailure(const SSL* ssl);
+
+// What an operator needs to know about the server certificate of the client API (the leaf, the
+// first certificate of the chain): to log it at start and after a reload, and to export its expiry
+// as a metric.
+struct ApiTlsCertificateInfo {
+  std::string subject;       // RFC 2253, e.g. "CN=node1.hospital.example,O=St Mary"
+  std::string issuer;        // RFC 2253
+  std::string serial_hex;    // upper-case hex, as `openssl x509 -serial` prints it
+  int64_t not_before_s = 0;  // Unix seconds
+  int64_t not_after_s = 0;   // Unix seconds: the certificate's expiry
+};
+
+// The server certificate of `ctx` (as MakeApiServerTlsContext builds it). kFailedPrecondition
+// when `ctx` holds no certificate; kInternal when OpenSSL cannot read its names or dates.
+Result<ApiTlsCertificateInfo> ApiTlsCertificateOf(const SSL_CTX* ctx);
+
+// The first certificate of the PEM chain file `cert_chain_path` (for tools and tests that look at
+// the files rather than a context). Errors as MakeApiServerTlsContext's for the chain file.
+Result<ApiTlsCertificateInfo> ReadApiTlsCertificate(const std::string& cert_chain_path);
 
 }  // namespace hc::crypto

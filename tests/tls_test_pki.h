@@ -100,12 +100,12 @@ inline TestCredential MakeTestCa(const std::string& cn, const TestCredential* is
 inline TestCredential MakeTestServer(const TestCredential& issuer,
                                      const std::string& san = "IP:127.0.0.1,DNS:localhost",
                                      bool rsa = false, long valid_from_s = -3600,
-                                     long valid_until_s = 30L * 24 * 3600) {
+                                     long valid_until_s = 30L * 24 * 3600,
+                                     const std::string& cn = "healthchain test server") {
   TestCredential server;
   server.key = MakeTestKey(rsa);
   if (!server.key) return server;
-  server.cert = internal::MakeTestCert(server.key.get(), "healthchain test server", &issuer,
-                                       valid_from_s, valid_until_s,
+  server.cert = internal::MakeTestCert(server.key.get(), cn, &issuer, valid_from_s, valid_until_s,
                                        {{NID_basic_constraints, "critical,CA:FALSE"},
                                         {NID_key_usage, "critical,digitalSignature"},
                                         {NID_ext_key_usage, "serverAuth"},
@@ -156,6 +156,10 @@ struct TestPki {
   std::string ca_path;
   std::string chain_path;
   std::string key_path;
+  // What issued the server certificate (the intermediate CA when there is one, else the root),
+  // and the intermediate's PEM ("" without one): WriteTestServerFiles issues more under them.
+  std::shared_ptr<const TestCredential> issuer;
+  std::string intermediate_pem;
   bool ok() const { return !ca_path.empty(); }
 };
 
@@ -167,7 +171,7 @@ inline TestPki WriteTestPki(const std::string& dir, bool with_intermediate = fal
   // Each PKI's root has its own name: a client trusting another test root must not even find a
   // candidate issuer ("unable to get local issuer certificate", not a signature failure).
   static int roots = 0;
-  const TestCredential root = MakeTestCa("healthchain test root CA " + std::to_string(++roots));
+  TestCredential root = MakeTestCa("healthchain test root CA " + std::to_string(++roots));
   if (!root.cert) return pki;
   TestCredential intermediate;
   if (with_intermediate) {
@@ -190,7 +194,30 @@ inline TestPki WriteTestPki(const std::string& dir, bool with_intermediate = fal
   pki.ca_path = ca;
   pki.chain_path = chain_path;
   pki.key_path = key;
+  pki.intermediate_pem = with_intermediate ? CertPem(intermediate.cert.get()) : "";
+  pki.issuer =
+      std::make_shared<const TestCredential>(std::move(with_intermediate ? intermediate : root));
   return pki;
+}
+
+// Another server certificate (CN=`cn`, for 127.0.0.1 and localhost, valid from an hour ago until
+// `valid_until_s` seconds from now) with a fresh key, issued by the CA that issued `pki`'s, written
+// as a chain (with `pki`'s intermediate) to `chain_path` and its key (0600) to `key_path`: what an
+// operator's renewal leaves on disk. Its X509 in *cert when `cert` is not null. False on failure.
+inline bool WriteTestServerFiles(const TestPki& pki, const std::string& chain_path,
+                                 const std::string& key_path, long valid_until_s,
+                                 const std::string& cn = "healthchain renewed test server",
+                                 TestCert* cert = nullptr) {
+  if (pki.issuer == nullptr) return false;
+  TestCredential server = MakeTestServer(*pki.issuer, "IP:127.0.0.1,DNS:localhost",
+                                         /*rsa=*/false, -3600, valid_until_s, cn);
+  if (!server.cert) return false;
+  if (!WriteTestFile(chain_path, CertPem(server.cert.get()) + pki.intermediate_pem, 0644) ||
+      !WriteTestFile(key_path, KeyPem(server.key.get()), 0600)) {
+    return false;
+  }
+  if (cert != nullptr) *cert = std::move(server.cert);
+  return true;
 }
 
 }  // namespace hc::test

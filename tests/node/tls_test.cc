@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -28,6 +29,11 @@ namespace hc::crypto {
 namespace {
 
 namespace fs = std::filesystem;
+
+struct BnFreeForTest {
+  void operator()(BIGNUM* bn) const { BN_free(bn); }
+};
+using BnPtrForTest = std::unique_ptr<BIGNUM, BnFreeForTest>;
 
 class TlsTest : public ::hc::test::TempDirTest {
  protected:
@@ -405,6 +411,68 @@ TEST_F(ApiTlsTest, ClientContextRefusesABadCaFileNamingIt) {
   EXPECT_NE(ctx.status().message().find("CA file " + Path("notca.pem") + ": no PEM certificate"),
             std::string::npos)
       << ctx.status().message();
+}
+
+// The expiry the node exports (hc_node_api_tls_cert_expiry_timestamp_seconds) and warns about is
+// the leaf's notAfter, read from the context the API serves and from the chain file alike; both
+// ASN.1 forms (UTCTime up to 2049, GeneralizedTime from 2050) convert to the same Unix seconds.
+TEST_F(ApiTlsTest, CertificateInfoGivesTheLeafsNotAfterAndNames) {
+  struct Case {
+    long valid_until_s;
+    const char* cn;
+  };
+  const Case cases[] = {
+      {10L * 24 * 3600 + 123, "renewed in ten days"},
+      {-60, "expired a minute ago"},
+      {40L * 365 * 24 * 3600, "valid past 2050"},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.cn);
+    const std::string chain = Path("leaf" + std::to_string(n) + ".chain.pem");
+    const std::string key = Path("leaf" + std::to_string(n++) + ".key.pem");
+    test::TestCert cert;
+    const int64_t before = ::time(nullptr);
+    ASSERT_TRUE(test::WriteTestServerFiles(pki_, chain, key, c.valid_until_s, c.cn, &cert));
+    const int64_t after = ::time(nullptr);
+    BnPtrForTest serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
+    char* hex = BN_bn2hex(serial.get());
+    const std::string serial_hex = hex;
+    OPENSSL_free(hex);
+
+    auto ctx = MakeApiServerTlsContext(chain, key);
+    ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+    auto from_ctx = ApiTlsCertificateOf(ctx->get());
+    ASSERT_TRUE(from_ctx.ok()) << from_ctx.status().ToString();
+    auto from_file = ReadApiTlsCertificate(chain);
+    ASSERT_TRUE(from_file.ok()) << from_file.status().ToString();
+    for (const ApiTlsCertificateInfo& info : {from_ctx.value(), from_file.value()}) {
+      EXPECT_GE(info.not_after_s, before + c.valid_until_s);
+      EXPECT_LE(info.not_after_s, after + c.valid_until_s);
+      EXPECT_GE(info.not_before_s, before - 3600);
+      EXPECT_LE(info.not_before_s, after - 3600);
+      EXPECT_EQ(info.subject, std::string("CN=") + c.cn);
+      EXPECT_EQ(info.issuer, "CN=healthchain test intermediate CA");
+      EXPECT_EQ(info.serial_hex, serial_hex);
+    }
+  }
+}
+
+TEST_F(ApiTlsTest, CertificateInfoRefusesWhatHoldsNoCertificate) {
+  auto info = ReadApiTlsCertificate(Path("absent.chain.pem"));
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(info.status().message().find(Path("absent.chain.pem")), std::string::npos);
+  info = ReadApiTlsCertificate(pki_.key_path);
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(info.status().message().find(pki_.key_path + ": no PEM certificate"), std::string::npos)
+      << info.status().message();
+  SslCtxPtr empty(SSL_CTX_new(TLS_server_method()));
+  ASSERT_NE(empty, nullptr);
+  info = ApiTlsCertificateOf(empty.get());
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.status().code(), StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
