@@ -30,6 +30,7 @@
 #include <optional>
 #include <type_traits>
 #include <unordered_map>
+#include <utility>
 
 namespace hc::api {
 
@@ -77,9 +78,13 @@ struct WebSocketRoute {
 // What the listener, every connection and the HttpServer share. Connections hold it by
 // shared_ptr, so it outlives the HttpServer object while the io_context still runs them.
 struct ServerState {
-  ServerState(ServerOptions o, Router r, std::shared_ptr<MetricsRegistry> m)
+  // `tls_context` is the one of `o` (which HttpServer takes out of it, so that a context replaced
+  // by SetTlsContext is not kept alive by the options).
+  ServerState(ServerOptions o, const std::shared_ptr<SSL_CTX>& tls_context, Router r,
+              std::shared_ptr<MetricsRegistry> m)
       : options(std::move(o)),
-        tls(MakeAsioContext(options.tls_context)),
+        tls_enabled(tls_context != nullptr),
+        tls(MakeAsioContext(tls_context)),
         router(std::move(r)),
         metrics(std::move(m)),
         latency_buckets(LatencyBucketsSeconds()),
@@ -96,17 +101,23 @@ struct ServerState {
             "api_websockets_closed_slow_total",
             "Client API WebSockets closed because their queue was full (too slow).")),
         tls_handshakes_failed(
-            tls == nullptr ? nullptr
-                           : &metrics->GetCounter("api_tls_handshakes_failed_total",
-                                                  "Client API TLS handshakes that failed or timed "
-                                                  "out (plaintext clients among them).")) {}
+            !tls_enabled ? nullptr
+                         : &metrics->GetCounter("api_tls_handshakes_failed_total",
+                                                "Client API TLS handshakes that failed or timed "
+                                                "out (plaintext clients among them).")) {}
 
   // asio's context owns the SSL_CTX it wraps (it frees it), so it is given a reference of its own.
-  static std::unique_ptr<asio::ssl::context> MakeAsioContext(const std::shared_ptr<SSL_CTX>& ctx) {
+  static std::shared_ptr<asio::ssl::context> MakeAsioContext(const std::shared_ptr<SSL_CTX>& ctx) {
     if (ctx == nullptr) return nullptr;
     const int up_ref = SSL_CTX_up_ref(ctx.get());
     HC_ASSERT(up_ref == 1);
-    return std::make_unique<asio::ssl::context>(ctx.get());
+    return std::make_shared<asio::ssl::context>(ctx.get());
+  }
+
+  // The context the next accepted connection handshakes with.
+  std::shared_ptr<asio::ssl::context> TlsContext() const {
+    std::lock_guard lock(tls_mu);
+    return tls;
   }
 
   // Takes one of the WebSocket slots; false at the limit.
@@ -132,8 +143,14 @@ struct ServerState {
         .Observe(seconds);
   }
 
-  const ServerOptions options;
-  const std::unique_ptr<asio::ssl::context> tls;  // null: plain HTTP
+  const ServerOptions options;  // without its tls_context (see the constructor)
+  const bool tls_enabled;       // false: plain HTTP, for the server's whole life
+  // The TLS context of new connections; SetTlsContext replaces it. A connection does not need it
+  // once its stream is built: the stream's SSL holds a reference of its own to the SSL_CTX (and
+  // the wrapper sets no callbacks whose state the SSL would share), so a replaced context lives on
+  // exactly as long as the connections that started with it.
+  mutable std::mutex tls_mu;
+  std::shared_ptr<asio::ssl::context> tls;  // guarded by tls_mu; null iff !tls_enabled
   const Router router;
   const std::shared_ptr<MetricsRegistry> metrics;
   const std::vector<double> latency_buckets;
@@ -940,7 +957,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
     if (ec) return IoError(where + ": local_endpoint: " + ec.message());
     port_.store(bound.port());
     spdlog::info("api: listening on {}{}", Describe(bound),
-                 state_->tls != nullptr ? " (TLS: HTTPS and WSS only)" : "");
+                 state_->tls_enabled ? " (TLS: HTTPS and WSS only)" : "");
     return Status::Ok();
   }
 
@@ -1000,13 +1017,14 @@ class Listener : public std::enable_shared_from_this<Listener> {
   }
 
   void Serve(tcp::socket socket, SessionMode mode) {
-    if (state_->tls == nullptr) {
+    if (!state_->tls_enabled) {
       std::make_shared<Session<PlainStream>>(std::move(socket), state_, mode)->Start();
       return;
     }
+    const std::shared_ptr<asio::ssl::context> tls = state_->TlsContext();
     std::optional<TlsStream> stream;
     try {
-      stream.emplace(std::move(socket), *state_->tls);
+      stream.emplace(std::move(socket), *tls);
     } catch (const boost::system::system_error& e) {
       // asio reports a failed SSL_new (out of memory) by exception; this is where it arises. The
       // socket, moved into the half-built stream, is closed with it.
@@ -1030,8 +1048,9 @@ HttpServer::HttpServer(asio::io_context& ioc, ServerOptions options, Router rout
                        std::shared_ptr<MetricsRegistry> metrics)
     : ioc_(ioc) {
   HC_ASSERT(metrics != nullptr);
-  state_ = std::make_shared<internal::ServerState>(std::move(options), std::move(router),
-                                                   std::move(metrics));
+  const std::shared_ptr<SSL_CTX> tls_context = std::exchange(options.tls_context, nullptr);
+  state_ = std::make_shared<internal::ServerState>(std::move(options), tls_context,
+                                                   std::move(router), std::move(metrics));
 }
 
 HttpServer::~HttpServer() { Stop(); }
@@ -1067,6 +1086,25 @@ void HttpServer::Stop() {
   }
   // Outside the lock: dropping the last reference runs ~Session, which takes the lock.
   for (const auto& s : sessions) s->PostClose();
+}
+
+Status HttpServer::SetTlsContext(std::shared_ptr<SSL_CTX> tls_context) {
+  if (tls_context == nullptr) {
+    return InvalidArgument("a TLS server needs a TLS context (it never falls back to plaintext)");
+  }
+  if (!state_->tls_enabled) {
+    return FailedPrecondition(
+        "the API server speaks plain HTTP; whether it speaks TLS is fixed when it is made");
+  }
+  std::shared_ptr<asio::ssl::context> replaced =
+      internal::ServerState::MakeAsioContext(tls_context);
+  {
+    std::lock_guard lock(state_->tls_mu);
+    state_->tls.swap(replaced);
+  }
+  // `replaced` (the previous context) is released here, outside the lock; connections that
+  // started with it keep their own references to its SSL_CTX.
+  return Status::Ok();
 }
 
 uint16_t HttpServer::port() const { return listener_ == nullptr ? 0 : listener_->port(); }

@@ -32,7 +32,8 @@
 // TLS (ServerOptions::tls_context set): the listener speaks only HTTPS and WSS. Every accepted
 // connection first completes a TLS handshake within limits.tls_handshake_timeout; then it is served
 // exactly as a plain one (same routes, limits, timeouts and answers), the first request's read
-// timeout starting when the handshake ends. A client that sends plaintext HTTP or anything else
+// timeout starting when the handshake ends. SetTlsContext swaps the context for later connections
+// (a renewed certificate, without a restart). A client that sends plaintext HTTP or anything else
 // that is not a TLS handshake, or stays silent, is closed without an answer (logged at debug and
 // counted). The session code is one class template over the stream type (the TCP socket or
 // boost::beast::ssl_stream over it), so both kinds share every line but the handshake and the
@@ -78,7 +79,8 @@ struct ServerOptions {
   std::string server_header = "healthchain";
   // When set, the listener speaks only TLS with this context (crypto::MakeApiServerTlsContext
   // builds one from a certificate chain and key); when null, plain HTTP and WebSocket. The server
-  // shares it (SSL_CTX_up_ref); it must not be changed once the server started.
+  // shares it (SSL_CTX_up_ref); it must not be changed once given to the server (to renew the
+  // certificate, build a new context and pass it to HttpServer::SetTlsContext).
   std::shared_ptr<SSL_CTX> tls_context;
 };
 
@@ -87,7 +89,8 @@ struct ServerState;
 class Listener;
 }  // namespace internal
 
-// Thread-safety: Start, Stop, port, Routes and open_connections may be called from any thread.
+// Thread-safety: Start, Stop, SetTlsContext, port, Routes and open_connections may be called from
+// any thread.
 // The io_context must outlive the HttpServer; the HttpServer must be destroyed (or stopped)
 // before the io_context is. Handlers run on the io_context's threads.
 class HttpServer {
@@ -111,6 +114,14 @@ class HttpServer {
   // io_context thread may still be running when Stop returns: join the io_context's threads
   // before destroying what handlers refer to.
   void Stop();
+
+  // A TLS server only: every connection accepted from now on (once this returns) handshakes with
+  // `tls_context` instead of the previous context, e.g. a renewed certificate; connections already
+  // accepted keep the context they started with. The server shares it (SSL_CTX_up_ref); it must not
+  // be changed afterwards. Returns InvalidArgument for a null context (a TLS server never falls
+  // back to plaintext) and FailedPrecondition for a plain-HTTP server (whether the listener speaks
+  // TLS is fixed at construction); the server is unchanged then.
+  Status SetTlsContext(std::shared_ptr<SSL_CTX> tls_context);
 
   // The bound port, after a successful Start (0 before).
   uint16_t port() const;

@@ -5,6 +5,7 @@
 // (tests/tls_test_pki.h). Each test bounds its own time.
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/json/parse.hpp>
@@ -291,6 +292,75 @@ TEST_F(ServerTlsTest, WebSocketMessagesFlowOverWss) {
   server_->Stop();
   EXPECT_FALSE(ws.Next(Ms(3000)).has_value());
   EXPECT_TRUE(channel->closed());
+}
+
+// A renewed certificate (SetTlsContext, what the node does on SIGHUP) serves every connection
+// accepted afterwards; a keep-alive connection accepted before keeps its certificate and keeps
+// being served.
+TEST_F(ServerTlsTest, SetTlsContextServesNewConnectionsWithTheNewCertificate) {
+  Start();
+  auto before = ConnectTls();
+  ASSERT_NE(before, nullptr);
+  ASSERT_TRUE(before->Send(MakeRequest("GET", "/v1/tx/before")));
+  std::optional<RawResponse> res = before->ReadResponse();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result_int(), 200u);
+  auto CommonName = [](X509* cert) {
+    char cn[256] = {0};
+    if (cert != nullptr) {
+      X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+    }
+    return std::string(cn);
+  };
+  ASSERT_EQ(CommonName(before->peer_certificate()), "healthchain test server");
+
+  // The renewed certificate, from the same CA, with a new key.
+  test::TestCert renewed;
+  ASSERT_TRUE(test::WriteTestServerFiles(pki_, dir_ + "/renewed.chain.pem",
+                                         dir_ + "/renewed.key.pem", 60L * 24 * 3600,
+                                         "healthchain renewed test server", &renewed));
+  auto ctx =
+      crypto::MakeApiServerTlsContext(dir_ + "/renewed.chain.pem", dir_ + "/renewed.key.pem");
+  ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+  const Status set = server_->SetTlsContext(std::shared_ptr<SSL_CTX>(std::move(ctx).value()));
+  ASSERT_TRUE(set.ok()) << set.ToString();
+
+  // A new connection sees the renewed certificate, and verifies it against the same root.
+  auto after = ConnectTls();
+  ASSERT_NE(after, nullptr);
+  ASSERT_NE(after->peer_certificate(), nullptr);
+  EXPECT_EQ(X509_cmp(after->peer_certificate(), renewed.get()), 0);
+  EXPECT_EQ(CommonName(after->peer_certificate()), "healthchain renewed test server");
+  ASSERT_TRUE(after->Send(MakeRequest("GET", "/v1/tx/after")));
+  res = after->ReadResponse();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result_int(), 200u);
+
+  // The connection opened before keeps its certificate and is still served.
+  EXPECT_EQ(CommonName(before->peer_certificate()), "healthchain test server");
+  ASSERT_TRUE(before->Send(MakeRequest("GET", "/v1/tx/still")));
+  res = before->ReadResponse();
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result_int(), 200u);
+  EXPECT_NE(res->body().find("\"still\""), std::string::npos) << res->body();
+}
+
+TEST_F(ServerTlsTest, SetTlsContextRefusesNullAndPlainServers) {
+  Start();
+  const Status null_ctx = server_->SetTlsContext(nullptr);
+  EXPECT_EQ(null_ctx.code(), StatusCode::kInvalidArgument) << null_ctx.ToString();
+  // Still TLS, with the first certificate.
+  auto c = ConnectTls();
+  ASSERT_NE(c, nullptr);
+  std::optional<RawResponse> res = FetchTls(MakeRequest("GET", "/v1/tx/1"));
+  ASSERT_TRUE(res.has_value());
+  EXPECT_EQ(res->result_int(), 200u);
+
+  HttpServer plain(ioc_, ServerOptions{}, Router{}, std::make_shared<MetricsRegistry>());
+  auto ctx = crypto::MakeApiServerTlsContext(pki_.chain_path, pki_.key_path);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+  const Status on_plain = plain.SetTlsContext(std::shared_ptr<SSL_CTX>(std::move(ctx).value()));
+  EXPECT_EQ(on_plain.code(), StatusCode::kFailedPrecondition) << on_plain.ToString();
 }
 
 }  // namespace

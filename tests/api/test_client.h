@@ -168,6 +168,10 @@ class RawClient {
 
   // The negotiated TLS version (TLS1_3_VERSION, ...); 0 for a plain connection.
   int tls_version() const { return ssl_ != nullptr ? SSL_version(ssl_) : 0; }
+  // The certificate the server presented; null for a plain connection. Valid while connected.
+  X509* peer_certificate() const {
+    return ssl_ != nullptr ? SSL_get0_peer_certificate(ssl_) : nullptr;
+  }
 
   void Close() {
     if (ssl_ != nullptr) SSL_free(ssl_);
