@@ -111,6 +111,10 @@ inline constexpr size_t kCommitWaitersMax = 100'000;
 inline constexpr size_t kBatchTxsMax = 4096;
 inline constexpr size_t kBatchBodyBytesMax = size_t{16} << 20;
 
+// API TLS: a certificate that expires in fewer days than this is logged as a warning at start and
+// after each reload (SIGHUP); an expired one as an error. Renewals usually happen 30 days ahead.
+inline constexpr int64_t kApiTlsExpiryWarningDays = 14;
+
 static_assert(kBatchTxsMax <= kAdmissionQueueCapacity,
               "a whole batch must fit in the admission queue");
 static_assert(kDriverBatchMax >= 1 && kAdmissionBatchMax >= 1);

@@ -3,7 +3,8 @@
 //   healthchain --config node.toml
 //
 // Signals: SIGINT/SIGTERM stop the node; SIGUSR1 writes an online backup (node/backup.h) while it
-// keeps running.
+// keeps running; SIGHUP reloads the client API's TLS certificate and key ([api.tls]) for new
+// connections, keeping the previous ones when the files are bad.
 //
 // Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM); 1 when the node failed while running
 // (a port it cannot bind, a disk that refuses writes); 2 when it refused to start: bad
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -83,6 +85,11 @@ int main(int argc, char** argv) {
       // Runs here, between signals: a SIGTERM that arrives meanwhile waits for the backup (the
       // outcome is logged and counted by Backup itself).
       static_cast<void>(node.value()->Backup());
+    }
+    if (sig == SIGHUP) {
+      // The outcome (or that there is no [api.tls] to reload) is logged and counted by
+      // ReloadApiTls itself; a failure keeps the previous certificate.
+      static_cast<void>(node.value()->ReloadApiTls());
     }
     if (node.value()->failed()) {
       exit_code = 1;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <thread>
 
@@ -22,6 +23,7 @@
 #include "ledger/state_machine.h"
 #include "ledger/tx.h"
 #include "node/backup.h"
+#include "node/limits.h"
 #include "node/node_impl.h"
 
 namespace hc::node {
@@ -79,6 +81,16 @@ pb::CommitCertificate ToPbCert(const consensus::CommitCertificate& in) {
   return out;
 }
 
+// "2027-03-01T12:00:00Z".
+std::string UtcTime(int64_t unix_s) {
+  const time_t t = static_cast<time_t>(unix_s);
+  std::tm tm{};
+  if (::gmtime_r(&t, &tm) == nullptr) return std::to_string(unix_s);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
 }  // namespace
 
 // ---- NodeMetrics ----
@@ -118,6 +130,18 @@ NodeMetrics::NodeMetrics(api::MetricsRegistry& r)
 
 api::Counter& NodeMetrics::Backups(std::string_view result) {
   return registry.GetCounter("hc_node_backups_total", "Online backups written (SIGUSR1)",
+                             {{"result", std::string(result)}});
+}
+
+api::Gauge& NodeMetrics::ApiTlsCertExpiry() {
+  return registry.GetGauge(
+      "hc_node_api_tls_cert_expiry_timestamp_seconds",
+      "Unix time at which the client API's TLS certificate expires (notAfter)");
+}
+
+api::Counter& NodeMetrics::ApiTlsReloads(std::string_view result) {
+  return registry.GetCounter("hc_node_api_tls_reloads_total",
+                             "Reloads of the client API's TLS certificate and key (SIGHUP)",
                              {{"result", std::string(result)}});
 }
 
@@ -201,7 +225,10 @@ Status NodeImpl::Init() {
   if (c.api_tls) {
     auto tls = crypto::MakeApiServerTlsContext(c.api_tls->cert_chain_path, c.api_tls->key_path);
     if (!tls.ok()) return tls.status().WithContext(c.config_path + ": [api.tls]");
+    auto cert = crypto::ApiTlsCertificateOf(tls->get());
+    if (!cert.ok()) return cert.status().WithContext(c.config_path + ": [api.tls]");
     api_tls_context_ = std::shared_ptr<SSL_CTX>(std::move(tls).value());
+    api_tls_cert_ = std::move(cert).value();
   }
 
   // Consensus configuration from genesis (identical on every validator).
@@ -256,6 +283,12 @@ Status NodeImpl::Init() {
   metrics_ = std::make_shared<api::MetricsRegistry>();
   m_ = std::make_unique<NodeMetrics>(*metrics_);
   m_->height.Set(static_cast<double>(ledger_->height()));
+  if (api_tls_context_ != nullptr) {
+    // Both series exist from the start, so that a rate or an increase over them is defined.
+    m_->ApiTlsReloads("ok");
+    m_->ApiTlsReloads("failed");
+    ReportApiTlsCertificate(api_tls_cert_, "loaded");
+  }
 
   // Mempool.
   MempoolOptions mo;
@@ -1208,6 +1241,74 @@ Status NodeImpl::Backup() {
   return Status::Ok();
 }
 
+// ---- API TLS ----
+
+Status NodeImpl::ReloadApiTls() {
+  if (!config_.api_tls) {
+    spdlog::info("api tls: reload asked (SIGHUP), but the API has no [api.tls]: nothing to reload");
+    return FailedPrecondition("the API serves plain HTTP (no [api.tls] in " + config_.config_path +
+                              ")");
+  }
+  std::lock_guard lock(api_tls_mu_);
+  if (http_ == nullptr) return FailedPrecondition("the API server has not started");
+  const ApiTlsConfig& files = *config_.api_tls;
+  spdlog::info("api tls: reloading the certificate chain {} and the key {}", files.cert_chain_path,
+               files.key_path);
+  // Every check of the start (PEM, key mode 0600, the key is the certificate's, ...) applies; the
+  // server changes only once the new context is complete, so a bad file never leaves it without
+  // a certificate.
+  auto tls = crypto::MakeApiServerTlsContext(files.cert_chain_path, files.key_path);
+  Status failure = tls.status();
+  std::shared_ptr<SSL_CTX> context;
+  crypto::ApiTlsCertificateInfo cert;
+  if (failure.ok()) {
+    auto info = crypto::ApiTlsCertificateOf(tls->get());
+    failure = info.status();
+    if (failure.ok()) {
+      cert = std::move(info).value();
+      context = std::shared_ptr<SSL_CTX>(std::move(tls).value());
+      failure = http_->SetTlsContext(context);
+    }
+  }
+  if (!failure.ok()) {
+    m_->ApiTlsReloads("failed").Inc();
+    spdlog::error(
+        "api tls: reload failed; still serving the previous certificate {} (serial {}): {}",
+        api_tls_cert_.subject, api_tls_cert_.serial_hex, failure.ToString());
+    return failure;
+  }
+  api_tls_context_ = std::move(context);
+  api_tls_cert_ = std::move(cert);
+  // The gauge before the counter: whoever sees the reload counted sees the new expiry.
+  ReportApiTlsCertificate(api_tls_cert_, "reloaded");
+  m_->ApiTlsReloads("ok").Inc();
+  return Status::Ok();
+}
+
+void NodeImpl::ReportApiTlsCertificate(const crypto::ApiTlsCertificateInfo& cert,
+                                       std::string_view when) {
+  m_->ApiTlsCertExpiry().Set(static_cast<double>(cert.not_after_s));
+  const int64_t now_s = SystemClock().NowMs() / 1000;
+  const double days_left = static_cast<double>(cert.not_after_s - now_s) / 86'400.0;
+  // The node serves an expired or nearly expired certificate all the same: refusing to start or
+  // to reload would turn a certificate problem into an outage, and the operator decides.
+  if (cert.not_after_s <= now_s) {
+    spdlog::error(
+        "api tls: {} certificate {} (issuer {}, serial {}) EXPIRED at {} ({:.1f} days ago): "
+        "clients will refuse it; replace the files and send SIGHUP",
+        when, cert.subject, cert.issuer, cert.serial_hex, UtcTime(cert.not_after_s), -days_left);
+  } else if (cert.not_after_s - now_s < kApiTlsExpiryWarningDays * 86'400) {
+    spdlog::warn(
+        "api tls: {} certificate {} (issuer {}, serial {}) expires at {}, in {:.1f} days: renew "
+        "it, replace the files and send SIGHUP",
+        when, cert.subject, cert.issuer, cert.serial_hex, UtcTime(cert.not_after_s), days_left);
+  } else {
+    spdlog::info("api tls: {} certificate {} (issuer {}, serial {}), valid until {} ({:.0f} days)",
+                 when, cert.subject, cert.issuer, cert.serial_hex, UtcTime(cert.not_after_s),
+                 days_left);
+  }
+}
+
 // ---- Node ----
 
 Node::Node(std::unique_ptr<NodeImpl> impl) : impl_(std::move(impl)) {}
@@ -1223,6 +1324,7 @@ Status Node::Start() { return impl_->Start(); }
 void Node::Stop() { impl_->Stop(); }
 bool Node::failed() const { return impl_->failed_.load(); }
 Status Node::Backup() { return impl_->Backup(); }
+Status Node::ReloadApiTls() { return impl_->ReloadApiTls(); }
 uint16_t Node::api_port() const { return impl_->http_ ? impl_->http_->port() : 0; }
 uint16_t Node::p2p_port() const { return impl_->transport_ ? impl_->transport_->listen_port() : 0; }
 

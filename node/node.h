@@ -18,6 +18,8 @@
 //   follower     observers: asks validators for blocks above the tip, commits them (the ledger
 //                verifies every certificate).
 //   api IO       the HTTP server; handlers read the ledger under the shared lock and never block.
+//   main         waits for signals: stops the node, or runs Backup (SIGUSR1) or ReloadApiTls
+//                (SIGHUP) on its own thread.
 //
 // Lifecycle: Create (everything that can be refused at start: config, genesis, keys, the
 // database), Start (sockets and threads), Stop (graceful: API, admission, driver, executor
@@ -61,6 +63,14 @@ class Node {
   // config.backup.keep (node/backup.h); logs and counts the outcome. The node keeps serving and
   // committing meanwhile. One at a time; main calls it on SIGUSR1.
   Status Backup();
+  // Re-reads the client API's certificate chain and key ([api.tls], the same files) with every
+  // check of the start; on success the API serves every connection accepted from then on with the
+  // new certificate (open connections keep theirs), logs it and sets its expiry metric. On failure
+  // the node logs the error, naming the file, and keeps serving the previous certificate. Counted
+  // in hc_node_api_tls_reloads_total{result}. Returns the failure (the message names the file), or
+  // FailedPrecondition when the API has no [api.tls] (logged: nothing to reload) or has not
+  // started. Call after Start, from one thread at a time; main calls it on SIGHUP.
+  Status ReloadApiTls();
   // The bound ports, after Start (0 before).
   uint16_t api_port() const;
   uint16_t p2p_port() const;

@@ -25,6 +25,7 @@
 #include "common/bounded_queue.h"
 #include "consensus/replica.h"
 #include "crypto/signer.h"
+#include "crypto/tls.h"
 #include "ledger/genesis.h"
 #include "ledger/ledger.h"
 #include "ledger/rocks_store.h"
@@ -137,6 +138,9 @@ struct NodeMetrics {
   api::Gauge& backup_last_timestamp;
   api::Gauge& backup_last_bytes;
   api::Counter& Backups(std::string_view result);
+  // [api.tls] only (a plain-HTTP node exports neither, so no expiry alert fires on it).
+  api::Gauge& ApiTlsCertExpiry();
+  api::Counter& ApiTlsReloads(std::string_view result);
   api::Counter& Admission(std::string_view result);
   api::Counter& FrameDropped(std::string_view reason);
   api::Gauge& PeerUp(uint32_t peer);
@@ -155,6 +159,10 @@ class NodeImpl {
   Status Start();
   void Stop();
   Status Backup();
+  Status ReloadApiTls();
+  // Logs the API's certificate (subject, issuer, serial, expiry; a warning when it expires within
+  // kApiTlsExpiryWarningDays, an error when it has expired) and sets the expiry gauge.
+  void ReportApiTlsCertificate(const crypto::ApiTlsCertificateInfo& cert, std::string_view when);
 
   // ---- Configuration and identity ----
   NodeConfig config_;
@@ -228,7 +236,9 @@ class NodeImpl {
 
   // ---- API ----
   boost::asio::io_context api_io_;
-  std::shared_ptr<SSL_CTX> api_tls_context_;  // [api.tls]; null: plain HTTP
+  std::mutex api_tls_mu_;                       // one reload at a time; guards the two below
+  std::shared_ptr<SSL_CTX> api_tls_context_;    // [api.tls]; null: plain HTTP
+  crypto::ApiTlsCertificateInfo api_tls_cert_;  // api_tls_context_'s certificate
   std::unique_ptr<api::HttpServer> http_;
   std::thread api_thread_;
   std::mutex waiters_mu_;

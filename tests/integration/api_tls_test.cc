@@ -1,9 +1,12 @@
 // The client API over TLS on a real `healthchain` process ([api.tls] in node.toml): GET and POST
 // over https, the event stream over wss, hcctl with the right CA file, a wrong one and none,
-// plaintext to the TLS port refused while the node keeps serving, and bad TLS files refusing the
-// start with a message naming the file. The certificates (a root CA, an intermediate and the
-// node's) are made at test time in the node's directory (tests/tls_test_pki.h).
+// plaintext to the TLS port refused while the node keeps serving, bad TLS files refusing the
+// start with a message naming the file, and a renewed certificate taken on SIGHUP (a bad one
+// refused while the node keeps serving the previous one). The certificates (a root CA, an
+// intermediate and the node's) are made at test time in the node's directory
+// (tests/tls_test_pki.h).
 #include <gtest/gtest.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 
 #include <boost/json.hpp>
@@ -47,6 +50,20 @@ class ApiTlsTest : public NetworkTest {
     if (!ctx.ok()) return HttpResult{};
     return RoundTrip(api::testing::RawClient::ConnectTls(Api(0), ctx->get()).get(), method, target,
                      body, headers, timeout);
+  }
+
+  // A connection over https whose server certificate was verified against the test root CA;
+  // nullptr when the handshake failed.
+  std::unique_ptr<api::testing::RawClient> ConnectHttps() {
+    auto ctx = crypto::MakeApiClientTlsContext(pki_.ca_path);
+    if (!ctx.ok()) return nullptr;
+    return api::testing::RawClient::ConnectTls(Api(0), ctx->get());
+  }
+
+  // One series of the node's /metrics (over https); -1 when absent or unreachable.
+  double Metric(const std::string& series) {
+    HttpResult r = Https("GET", "/metrics");
+    return r.status == 200 ? MetricValue(r.body, series) : -1;
   }
 
   bool WaitHttpsUp(Ms timeout) {
@@ -195,6 +212,134 @@ TEST_F(ApiTlsTest, BadTlsFilesRefuseTheStartNamingTheFile) {
     EXPECT_NE(text.find("[api.tls]"), std::string::npos) << text;
     EXPECT_NE(text.find(bad.expected), std::string::npos) << text;
   }
+}
+
+// An operator renews the certificate: replaces the chain and key files (same CA) and sends SIGHUP.
+// New connections get the renewed certificate and the expiry metric follows it; then a broken key
+// file is refused on the next SIGHUP, naming the file, and the node keeps serving the renewed
+// certificate over https.
+TEST_F(ApiTlsTest, SighupReloadsTheCertificateAndKeepsItWhenTheNewFilesAreBad) {
+  MakeTlsNode();
+  StartNode(0);
+  ASSERT_TRUE(WaitHttpsUp(Ms(15'000)));
+  const std::string kExpiry = "hc_node_api_tls_cert_expiry_timestamp_seconds";
+  const std::string kReloadsOk = "hc_node_api_tls_reloads_total{result=\"ok\"}";
+  const std::string kReloadsFailed = "hc_node_api_tls_reloads_total{result=\"failed\"}";
+
+  // Certificate A, as the node loaded it at start (30 days, tests/tls_test_pki.h).
+  auto cert_a = crypto::ReadApiTlsCertificate(pki_.chain_path);
+  ASSERT_TRUE(cert_a.ok()) << cert_a.status().ToString();
+  EXPECT_EQ(Metric(kExpiry), static_cast<double>(cert_a->not_after_s));
+  EXPECT_EQ(Metric(kReloadsOk), 0);
+  EXPECT_EQ(Metric(kReloadsFailed), 0);
+
+  // Certificate B: same CA, a new key, 60 days, written over A's files.
+  test::TestCert cert_b;
+  ASSERT_TRUE(test::WriteTestServerFiles(pki_, pki_.chain_path, pki_.key_path, 60L * 24 * 3600,
+                                         "healthchain renewed test server", &cert_b));
+  auto info_b = crypto::ReadApiTlsCertificate(pki_.chain_path);
+  ASSERT_TRUE(info_b.ok()) << info_b.status().ToString();
+  ASSERT_NE(info_b->not_after_s, cert_a->not_after_s);
+  // A connection opened before the reload, kept alive across it.
+  auto before = ConnectHttps();
+  ASSERT_NE(before, nullptr);
+
+  Kill(0, SIGHUP);
+  ASSERT_TRUE(WaitUntil([&] { return Metric(kReloadsOk) == 1; }, Ms(10'000)));
+  EXPECT_EQ(Metric(kExpiry), static_cast<double>(info_b->not_after_s));
+  EXPECT_EQ(Metric(kReloadsFailed), 0);
+  auto after = ConnectHttps();
+  ASSERT_NE(after, nullptr);
+  ASSERT_NE(after->peer_certificate(), nullptr);
+  EXPECT_EQ(X509_cmp(after->peer_certificate(), cert_b.get()), 0);
+  HttpResult status = RoundTrip(after.get(), "GET", "/v1/status", {}, {}, Ms(5000));
+  EXPECT_EQ(status.status, 200) << status.body;
+  // The older connection still has A's certificate and is still served.
+  EXPECT_NE(X509_cmp(before->peer_certificate(), cert_b.get()), 0);
+  status = RoundTrip(before.get(), "GET", "/v1/status", {}, {}, Ms(5000));
+  EXPECT_EQ(status.status, 200) << status.body;
+  std::string log = procs_[0]->Log();
+  EXPECT_NE(log.find("api tls: reloaded certificate CN=healthchain renewed test server"),
+            std::string::npos)
+      << log;
+
+  // A broken key file: refused, the log names it, and B is still served.
+  ASSERT_TRUE(test::WriteTestFile(pki_.key_path, "not a key\n", 0600));
+  Kill(0, SIGHUP);
+  ASSERT_TRUE(WaitUntil([&] { return Metric(kReloadsFailed) == 1; }, Ms(10'000)));
+  EXPECT_EQ(Metric(kReloadsOk), 1);
+  EXPECT_EQ(Metric(kExpiry), static_cast<double>(info_b->not_after_s));
+  log = procs_[0]->Log();
+  EXPECT_NE(log.find("api tls: reload failed; still serving the previous certificate"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("API TLS key file " + pki_.key_path + ": not a PEM private key"),
+            std::string::npos)
+      << log;
+  auto still = ConnectHttps();
+  ASSERT_NE(still, nullptr);
+  EXPECT_EQ(X509_cmp(still->peer_certificate(), cert_b.get()), 0);
+  status = RoundTrip(still.get(), "GET", "/v1/status", {}, {}, Ms(5000));
+  EXPECT_EQ(status.status, 200) << status.body;
+  EXPECT_TRUE(procs_[0]->running());
+}
+
+// The node warns about a certificate that expires within 14 days and reports an expired one as an
+// error, and serves both all the same (the operator decides; clients refuse the expired one).
+TEST_F(ApiTlsTest, ACertificateNearItsExpiryIsAWarningAndAnExpiredOneAnError) {
+  MakeTlsNode();
+  ASSERT_TRUE(test::WriteTestServerFiles(pki_, pki_.chain_path, pki_.key_path, 5L * 24 * 3600,
+                                         "healthchain expiring test server"));
+  auto expiring = crypto::ReadApiTlsCertificate(pki_.chain_path);
+  ASSERT_TRUE(expiring.ok()) << expiring.status().ToString();
+  StartNode(0);
+  ASSERT_TRUE(WaitHttpsUp(Ms(15'000)));
+  EXPECT_EQ(Metric("hc_node_api_tls_cert_expiry_timestamp_seconds"),
+            static_cast<double>(expiring->not_after_s));
+  auto LineWith = [&](const std::string& text) {
+    const std::string log = procs_[0]->Log();
+    const size_t at = log.find(text);
+    if (at == std::string::npos) return std::string();
+    const size_t begin = log.rfind('\n', at);
+    return log.substr(begin == std::string::npos ? 0 : begin + 1,
+                      log.find('\n', at) - (begin == std::string::npos ? 0 : begin + 1));
+  };
+  std::string line = LineWith("api tls: loaded certificate CN=healthchain expiring test server");
+  EXPECT_NE(line.find(" warning ["), std::string::npos) << line;
+  EXPECT_NE(line.find("renew it"), std::string::npos) << line;
+
+  ASSERT_TRUE(test::WriteTestServerFiles(pki_, pki_.chain_path, pki_.key_path, -60,
+                                         "healthchain expired test server"));
+  Kill(0, SIGHUP);
+  ASSERT_TRUE(WaitUntil(
+      [&] { return !LineWith("reloaded certificate CN=healthchain expired test server").empty(); },
+      Ms(10'000)));
+  line = LineWith("reloaded certificate CN=healthchain expired test server");
+  EXPECT_NE(line.find(" error ["), std::string::npos) << line;
+  EXPECT_NE(line.find("EXPIRED"), std::string::npos) << line;
+  auto ctx = crypto::MakeApiClientTlsContext(pki_.ca_path);
+  ASSERT_TRUE(ctx.ok());
+  std::string error;
+  EXPECT_EQ(api::testing::RawClient::ConnectTls(Api(0), ctx->get(), &error), nullptr);
+  EXPECT_EQ(error, "certificate has expired");
+  EXPECT_TRUE(procs_[0]->running());
+}
+
+TEST_F(ApiTlsTest, SighupOnAPlainHttpNodeHasNothingToReload) {
+  MakeNetwork(1, 0);
+  StartNode(0);
+  ASSERT_TRUE(WaitUntil([&] { return StatusOf(0).has_value(); }, Ms(15'000)));
+  Kill(0, SIGHUP);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return procs_[0]->Log().find("the API has no [api.tls]: nothing to reload") !=
+               std::string::npos;
+      },
+      Ms(10'000)));
+  EXPECT_TRUE(StatusOf(0).has_value());
+  HttpResult metrics = Http(Api(0), "GET", "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_EQ(metrics.body.find("hc_node_api_tls_"), std::string::npos) << metrics.body;
 }
 
 }  // namespace
