@@ -35,7 +35,7 @@ struct ObserverPeer {
 
 // The client API's TLS ([api.tls]; docs/operations.md): when set, the API listener speaks only
 // HTTPS and WSS with this certificate chain and key (crypto::MakeApiServerTlsContext loads them
-// when the node starts).
+// when the node starts, and again from the same paths on SIGHUP: Node::ReloadApiTls).
 struct ApiTlsConfig {
   std::string cert_chain_path;  // PEM: the server certificate, then its intermediates
   std::string key_path;         // PEM private key of the server certificate (0600)
