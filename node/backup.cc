@@ -136,7 +136,7 @@ Result<BackupResult> WriteBackup(ledger::RocksKvStore& store, const ledger::Gene
   while (names.size() > others_kept) {
     const fs::path old = fs::path(dir) / names.front();
     fs::remove_all(old, ec);
-    if (ec) break;  // reported by the next backup's listing; this one is complete
+    if (ec) break;  // the next backup tries again; this one is complete
     result.removed.push_back(old.string());
     names.erase(names.begin());
   }
