@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace hc {
 
@@ -17,6 +18,10 @@ class SystemClock final : public Clock {
  public:
   int64_t NowMs() const override;
 };
+
+// `unix_ms` as UTC through strftime's `format`, e.g. "%Y-%m-%dT%H:%M:%SZ" (seconds; the
+// milliseconds are the caller's to add).
+std::string FormatUtc(int64_t unix_ms, const char* format);
 
 // A clock that moves only when told to. Not thread-safe; for single-threaded tests and the
 // simulator.

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <ctime>
 #include <map>
 #include <set>
 
+#include "common/clock.h"
 #include "common/encoding.h"
 #include "consensus/signing.h"
 #include "crypto/merkle.h"
@@ -244,14 +244,7 @@ Result<const json::array*> GetArr(const json::object& o, std::string_view name,
   return &v->as_array();
 }
 
-std::string Iso(int64_t ms) {
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string Iso(int64_t ms) { return FormatUtc(ms, "%Y-%m-%dT%H:%M:%SZ"); }
 
 std::string Purposes(const pb::GrantConsent& g) {
   std::string out;

@@ -4,10 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <ctime>
+#include <cstdio>
 #include <filesystem>
 #include <string_view>
 
+#include "common/clock.h"
 #include "ledger/ledger.h"
 
 namespace hc::node {
@@ -19,14 +20,9 @@ constexpr std::string_view kPartialPrefix = ".partial-";
 
 // h000000001234-20261206T211500.123Z: sorts by height, then time.
 std::string BackupName(uint64_t height, int64_t now_ms) {
-  const std::time_t secs = static_cast<std::time_t>(now_ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char when[32];
-  std::strftime(when, sizeof(when), "%Y%m%dT%H%M%S", &tm);
-  char name[64];
+  char name[48];
   std::snprintf(name, sizeof(name), "h%012llu-%s.%03dZ", static_cast<unsigned long long>(height),
-                when, static_cast<int>(now_ms % 1000));
+                FormatUtc(now_ms, "%Y%m%dT%H%M%S").c_str(), static_cast<int>(now_ms % 1000));
   return name;
 }
 

@@ -6,7 +6,6 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <thread>
 
@@ -82,14 +81,7 @@ pb::CommitCertificate ToPbCert(const consensus::CommitCertificate& in) {
 }
 
 // "2027-03-01T12:00:00Z".
-std::string UtcTime(int64_t unix_s) {
-  const time_t t = static_cast<time_t>(unix_s);
-  std::tm tm{};
-  if (::gmtime_r(&t, &tm) == nullptr) return std::to_string(unix_s);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
+std::string UtcTime(int64_t unix_s) { return FormatUtc(unix_s * 1000, "%Y-%m-%dT%H:%M:%SZ"); }
 
 }  // namespace
 
