@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/executor_work_guard.hpp>
-#include <boost/json/parse.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -15,31 +14,20 @@
 
 #include "api/json.h"
 #include "tests/api/prometheus_check.h"
+#include "tests/api/server_test_util.h"
 #include "tests/api/test_client.h"
 
 namespace hc::api {
 namespace {
 
+using testing::BodyJson;
+using testing::FastLimits;
 using testing::MakeRequest;
 using testing::Ms;
+using testing::ProblemCodeOf;
 using testing::RawClient;
 using testing::RawResponse;
 using SteadyClock = std::chrono::steady_clock;
-
-// Limits small enough that every limit can be hit quickly.
-ServerLimits FastLimits() {
-  ServerLimits l;
-  l.body_bytes_max = 1024;
-  l.header_bytes_max = 2048;
-  l.request_read_timeout = Ms(400);
-  l.idle_timeout = Ms(1500);
-  l.write_timeout = Ms(2000);
-  l.handler_deadline = Ms(3000);
-  l.linger_timeout = Ms(500);
-  l.connections_max = 16;
-  l.requests_per_connection_max = 100;
-  return l;
-}
 
 // Hands Responders from handlers to the test thread.
 class ResponderQueue {
@@ -66,24 +54,6 @@ class ResponderQueue {
   std::condition_variable cv_;
   std::deque<Responder> q_;
 };
-
-boost::json::object BodyJson(const RawResponse& res) {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(res.body(), ec);
-  if (ec || !v.is_object()) return {};
-  return v.as_object();
-}
-
-// Checks the RFC 9457 shape and returns the code member.
-std::string ProblemCodeOf(const RawResponse& res) {
-  EXPECT_EQ(res[http::field::content_type], "application/problem+json");
-  const boost::json::object o = BodyJson(res);
-  EXPECT_TRUE(o.contains("type") && o.contains("title") && o.contains("status") &&
-              o.contains("detail") && o.contains("code"))
-      << res.body();
-  EXPECT_EQ(o.contains("status") ? o.at("status").to_number<unsigned>() : 0u, res.result_int());
-  return o.contains("code") ? std::string(o.at("code").as_string()) : std::string();
-}
 
 class ServerTest : public ::testing::Test {
  protected:

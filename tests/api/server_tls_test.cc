@@ -8,7 +8,6 @@
 #include <openssl/x509.h>
 
 #include <boost/asio/executor_work_guard.hpp>
-#include <boost/json/parse.hpp>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -16,6 +15,7 @@
 #include "api/json.h"
 #include "api/server.h"
 #include "crypto/tls.h"
+#include "tests/api/server_test_util.h"
 #include "tests/api/test_client.h"
 #include "tests/api/wss_client.h"
 #include "tests/temp_dir_test.h"
@@ -24,32 +24,14 @@
 namespace hc::api {
 namespace {
 
+using testing::FastLimits;
 using testing::MakeRequest;
 using testing::Ms;
+using testing::ProblemCodeOf;
 using testing::RawClient;
 using testing::RawResponse;
 using testing::WssClient;
 using SteadyClock = std::chrono::steady_clock;
-
-ServerLimits FastLimits() {
-  ServerLimits l;
-  l.body_bytes_max = 1024;
-  l.request_read_timeout = Ms(400);
-  l.idle_timeout = Ms(1500);
-  l.write_timeout = Ms(2000);
-  l.handler_deadline = Ms(3000);
-  l.linger_timeout = Ms(500);
-  l.tls_handshake_timeout = Ms(300);
-  l.connections_max = 16;
-  return l;
-}
-
-std::string CodeOf(const RawResponse& res) {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(res.body(), ec);
-  if (ec || !v.is_object() || !v.as_object().contains("code")) return "";
-  return std::string(v.at("code").as_string());
-}
 
 class ServerTlsTest : public ::hc::test::TempDirTest {
  protected:
@@ -161,7 +143,7 @@ TEST_F(ServerTlsTest, ServesGetAndPostOverTls13WithKeepAlive) {
   res = c->ReadResponse();
   ASSERT_TRUE(res.has_value());
   EXPECT_EQ(res->result_int(), 404u);
-  EXPECT_EQ(CodeOf(*res), "unknown_route");
+  EXPECT_EQ(ProblemCodeOf(*res), "unknown_route");
 }
 
 TEST_F(ServerTlsTest, AcceptsTls12ClientsAndRefusesOlderOnes) {
@@ -227,7 +209,7 @@ TEST_F(ServerTlsTest, LimitsAndTimeoutsApplyOverTls) {
   std::optional<RawResponse> res = c->ReadResponse();
   ASSERT_TRUE(res.has_value());
   EXPECT_EQ(res->result_int(), 413u);
-  EXPECT_EQ(CodeOf(*res), "body_too_large");
+  EXPECT_EQ(ProblemCodeOf(*res), "body_too_large");
   EXPECT_FALSE(res->keep_alive());
   EXPECT_TRUE(c->WaitClosed());
 
