@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,16 @@ struct CommittedBlock {
   uint64_t log_size = 0;  // after this block
   Hash32 log_root{};
   ExecutionResult execution;
+  // R26: the txs' signatures were not checked; a later certified header attested the log this
+  // block yields (CommitAttested).
+  bool signatures_attested = false;
+};
+
+// A later block's header and commit certificate, which state transfer fetched together with the
+// block whose log the header claims (docs/spec/ledger-rules.md R26).
+struct Attestation {
+  std::string_view header;  // the later block's BlockHeader bytes
+  const ::healthchain::v1::CommitCertificate* certificate = nullptr;
 };
 
 class Ledger {
@@ -70,6 +81,28 @@ class Ledger {
   Result<CommittedBlock> Commit(std::string_view header,
                                 const ::healthchain::v1::CommitCertificate& certificate,
                                 ExecutableBlock prepared);
+  // R26, for blocks fetched by state transfer: commits `block` as Commit does, except that when
+  // `attestation` checks out (AttestedLog) the txs' signatures are not checked: the block is
+  // executed with every signature taken as valid and written only if that yields the attested
+  // log (`signatures_attested` is then set). Otherwise — an attestation that does not check out,
+  // or a log that differs — the block is executed again with every signature checked
+  // (`tx_verifier`, else the Ledger's verifier), exactly as Commit does.
+  Result<CommittedBlock> CommitAttested(const ::healthchain::v1::Block& block,
+                                        const ::healthchain::v1::CommitCertificate& certificate,
+                                        const Attestation& attestation,
+                                        const crypto::Verifier* tx_verifier = nullptr);
+  // The same for a caller that prepares the txs itself: `prepare` returns PrepareBlock of the
+  // block's txs (with the header's height and timestamp) checking signatures with the verifier it
+  // is given; it is called once, or twice when the attested log is not reached.
+  using PrepareFn = std::function<ExecutableBlock(const crypto::Verifier& tx_verifier)>;
+  Result<CommittedBlock> CommitAttested(std::string_view header,
+                                        const ::healthchain::v1::CommitCertificate& certificate,
+                                        const Attestation& attestation, const PrepareFn& prepare,
+                                        const crypto::Verifier& tx_verifier);
+  // R26: the log after block `height` that `attestation` certifies: its header parses, names this
+  // chain, a later height and `height` as its exec_height, and its certificate holds 2f+1 valid
+  // COMMIT signatures for it. InvalidArgument naming what does not check out.
+  Result<LogClaim> AttestedLog(uint64_t height, const Attestation& attestation) const;
 
   // R23: does (exec_height, log_size, log_root) match this ledger's log after exec_height? A
   // backup calls this before preparing; FailedPrecondition if exec_height is beyond the tip.
@@ -105,6 +138,12 @@ class Ledger {
   Ledger(std::unique_ptr<KvStore> store, const Genesis& genesis, const crypto::Verifier& verifier);
   Status Initialise();
   Status VerifyTip();
+  // Commit's checks, execution and write. With `expected`, the write happens only if the block
+  // yields that log; otherwise *mismatch is set and nothing is written.
+  Result<CommittedBlock> CommitPrepared(std::string_view header,
+                                        const ::healthchain::v1::CommitCertificate& certificate,
+                                        ExecutableBlock prepared, const LogClaim* expected,
+                                        bool* mismatch);
 
   std::unique_ptr<KvStore> store_;
   Genesis genesis_;

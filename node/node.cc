@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <thread>
+#include <unordered_map>
 
 #include "common/assert.h"
 #include "common/clock.h"
@@ -104,6 +105,17 @@ NodeMetrics::NodeMetrics(api::MetricsRegistry& r)
           r.GetCounter("hc_node_txs_committed_total", "Transactions executed into the ledger")),
       state_transfer_blocks(r.GetCounter("hc_node_state_transfer_blocks_total",
                                          "Blocks an observer applied from state transfer")),
+      state_transfer_attested_blocks(r.GetCounter(
+          "hc_node_state_transfer_attested_blocks_total",
+          "Blocks fetched by state transfer and committed without checking their txs' signatures, "
+          "their log attested by a later certified header (ledger-rules.md R26)")),
+      state_transfer_attested_txs(
+          r.GetCounter("hc_node_state_transfer_attested_txs_total",
+                       "Txs of the blocks in hc_node_state_transfer_attested_blocks_total")),
+      state_transfer_attest_fallbacks(r.GetCounter(
+          "hc_node_state_transfer_attest_fallbacks_total",
+          "Attested blocks that did not yield the attested log without signature checks and were "
+          "executed again with every signature checked")),
       commit_latency(r.GetHistogram("hc_node_commit_latency_seconds",
                                     "Admission of a client tx to the execution of its block",
                                     api::LatencyBucketsSeconds())),
@@ -658,7 +670,34 @@ void NodeImpl::PublishSnapshot() {
   snapshot_ = s;
 }
 
+// R26: the blocks of `actions` (a state transfer commits many at once) that a later block of the
+// same actions attests, by the exec_height in its header.
+std::unordered_map<uint64_t, std::shared_ptr<const AttestingBlock>> AttestationsAmong(
+    const consensus::Actions& actions) {
+  std::unordered_map<uint64_t, std::shared_ptr<const AttestingBlock>> out;
+  size_t commits = 0;
+  for (const consensus::Action& action : actions) {
+    commits += std::holds_alternative<consensus::CommitAction>(action) ? 1 : 0;
+  }
+  if (commits < 2) return out;
+  for (const consensus::Action& action : actions) {
+    const auto* c = std::get_if<consensus::CommitAction>(&action);
+    if (c == nullptr) continue;
+    pb::BlockHeader header;
+    const Bytes& bytes = c->block.block.header;
+    if (!header.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) continue;
+    if (out.contains(header.exec_height())) continue;
+    auto a = std::make_shared<AttestingBlock>();
+    a->header = AsStr(bytes);
+    a->certificate = ToPbCert(c->block.certificate);
+    out.emplace(header.exec_height(), std::move(a));
+  }
+  return out;
+}
+
 void NodeImpl::Apply(consensus::Actions actions) {
+  std::unordered_map<uint64_t, std::shared_ptr<const AttestingBlock>> attestations =
+      AttestationsAmong(actions);
   std::vector<consensus::PersistRecord> persists;
   auto flush = [&]() -> bool {
     if (persists.empty()) return true;
@@ -696,16 +735,21 @@ void NodeImpl::Apply(consensus::Actions actions) {
             // late relays until the executor removes them (pbft.md, notes for the node).
             std::vector<TxId> ids = app_->TxIds(a.block.block);
             mempool_->MarkCommitted(ids);
-            // Fetched by state transfer: none of its txs was admitted here, so check their
-            // signatures ahead of the executor.
-            if (replica_->state_transfer_active()) preverify_->Submit(a.block.block.txs);
             const uint64_t h = a.block.certificate.height.value();
+            ExecJob job{std::move(a.block), nullptr};
+            if (auto att = attestations.find(h); att != attestations.end()) {
+              job.attestation = att->second;
+            } else if (replica_->state_transfer_active()) {
+              // Fetched by state transfer and not attested: none of its txs was admitted here,
+              // so check their signatures ahead of the executor.
+              preverify_->Submit(job.block.block.txs);
+            }
             for (const TxId& id : ids) committed_unexecuted_[id] = h;
             committed_unexecuted_by_height_[h] = std::move(ids);
             // The executor always drains; waiting here is back-pressure, never a deadlock (the
             // executor's reports use the much larger driver queue).
             bool warned = false;
-            while (!exec_q_.PushFor(std::move(a.block), std::chrono::milliseconds(200))) {
+            while (!exec_q_.PushFor(std::move(job), std::chrono::milliseconds(200))) {
               if (exec_q_.closed() || stopping_) return;
               if (!warned) spdlog::warn("executor queue full; the driver waits");
               warned = true;
@@ -937,7 +981,8 @@ void NodeImpl::ExecutorLoop() {
   }
 }
 
-void NodeImpl::ExecuteCertified(consensus::CertifiedBlock cb) {
+void NodeImpl::ExecuteCertified(ExecJob job) {
+  const consensus::CertifiedBlock& cb = job.block;
   const auto t0 = std::chrono::steady_clock::now();
   const std::string header_bytes = AsStr(cb.block.header);
   pb::CommitCertificate cert = ToPbCert(cb.certificate);
@@ -963,21 +1008,33 @@ void NodeImpl::ExecuteCertified(consensus::CertifiedBlock cb) {
     }
   }
   if (summary.height.value() != height) {
-    // The one copy of the tx bytes the ledger needs; the replica's copy goes to the subscribers.
-    std::vector<std::string> txs;
-    txs.reserve(cb.block.txs.size());
-    for (const Bytes& tx : cb.block.txs) txs.emplace_back(AsStr(tx));
-    ledger::ExecutableBlock prepared =
-        ledger::PrepareBlock(height, header.timestamp_ms(), std::move(txs), genesis_.chain_id,
-                             mempool_->block_verifier());
-    ids.reserve(prepared.txs.size());
-    for (const ledger::BlockTx& t : prepared.txs) ids.push_back(t.tx_id);
-    ErasureCandidates erasures = ErasuresOf(prepared);
+    ErasureCandidates erasures;
+    auto prepare = [&](const crypto::Verifier& verifier) {
+      // The one copy of the tx bytes the ledger needs; the replica's goes to the subscribers.
+      std::vector<std::string> txs;
+      txs.reserve(cb.block.txs.size());
+      for (const Bytes& tx : cb.block.txs) txs.emplace_back(AsStr(tx));
+      ledger::ExecutableBlock prepared = ledger::PrepareBlock(
+          height, header.timestamp_ms(), std::move(txs), genesis_.chain_id, verifier);
+      ids.clear();
+      ids.reserve(prepared.txs.size());
+      for (const ledger::BlockTx& t : prepared.txs) ids.push_back(t.tx_id);
+      erasures = ErasuresOf(prepared);
+      return prepared;
+    };
     Result<ledger::CommittedBlock> committed = Status(StatusCode::kInternal, "not run");
     {
       std::unique_lock lock(ledger_mu_);
-      committed = ledger_->Commit(header_bytes, cert, std::move(prepared));
+      if (job.attestation) {
+        committed = ledger_->CommitAttested(
+            header_bytes, cert,
+            ledger::Attestation{job.attestation->header, &job.attestation->certificate}, prepare,
+            mempool_->block_verifier());
+      } else {
+        committed = ledger_->Commit(header_bytes, cert, prepare(mempool_->block_verifier()));
+      }
     }
+    if (committed.ok()) CountAttested(job.attestation != nullptr, *committed, height);
     if (!committed.ok()) {
       Fatal("the ledger refused certified block " + std::to_string(height) + ": " +
             committed.status().ToString());
@@ -999,6 +1056,22 @@ void NodeImpl::ExecuteCertified(consensus::CertifiedBlock cb) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     spdlog::debug("executed block {} ({} txs) {}", height, ids.size(), Short(summary.block_hash));
     AfterCommit(ids, *executed, cert, true);
+  }
+}
+
+void NodeImpl::CountAttested(bool had_attestation, const ledger::CommittedBlock& committed,
+                             uint64_t height) {
+  if (committed.signatures_attested) {
+    m_->state_transfer_attested_blocks.Inc();
+    m_->state_transfer_attested_txs.Inc(committed.execution.receipts.size());
+  } else if (had_attestation) {
+    // The attesting certificate did not check out, or the block's log without signature checks
+    // differs from the attested one: with honest validators, only when a tx's signature fails.
+    m_->state_transfer_attest_fallbacks.Inc();
+    spdlog::warn(
+        "state transfer: block {} was not attested by the later block fetched with it (its "
+        "certificate, or the log without signature checks, differs); checked all {} signatures",
+        height, committed.execution.receipts.size());
   }
 }
 
@@ -1150,28 +1223,61 @@ void NodeImpl::FollowerLoop() {
 }
 
 size_t NodeImpl::ApplyFetched(uint32_t peer, const consensus::StateResponse& resp) {
-  // Catch-up is bound by the tx signature checks: workers check the blocks' txs while this thread
-  // executes them in height order.
+  const uint64_t tip0 = ledger_height_.load();
+  std::vector<pb::Block> blocks;
+  std::vector<pb::CommitCertificate> certs;
+  blocks.reserve(resp.blocks.size());
+  certs.reserve(resp.blocks.size());
+  // R26: the first later block of the response whose header claims the log after height h (its
+  // exec_height) attests block h, which then executes without checking its txs' signatures.
+  std::unordered_map<uint64_t, size_t> attester;
   for (const consensus::CertifiedBlock& cb : resp.blocks) {
-    if (cb.certificate.height.value() > ledger_height_.load()) preverify_->Submit(cb.block.txs);
+    blocks.push_back(ToPbBlock(cb.block));
+    certs.push_back(ToPbCert(cb.certificate));
+    pb::BlockHeader header;
+    if (header.ParseFromString(blocks.back().header())) {
+      attester.emplace(header.exec_height(), blocks.size() - 1);
+    }
+  }
+  // The other blocks' signatures are the bulk of catch-up: workers check them into the verified
+  // cache while this thread executes, once the block's certificate checks out (so that a peer
+  // cannot make this node check signatures of txs no quorum certified).
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const uint64_t height = resp.blocks[i].certificate.height.value();
+    if (height <= tip0 || attester.contains(height)) continue;
+    const Hash32 hash = consensus::BlockHash(AsBytes(blocks[i].header()));
+    if (ledger::CheckCertificate(certs[i], height, hash, ledger_->genesis(), *verifier_).ok()) {
+      preverify_->Submit(resp.blocks[i].block.txs);
+    }
   }
   size_t applied = 0;
   uint64_t first = 0;
-  for (const consensus::CertifiedBlock& cb : resp.blocks) {
+  for (size_t i = 0; i < resp.blocks.size(); ++i) {
+    const consensus::CertifiedBlock& cb = resp.blocks[i];
     const uint64_t tip = ledger_height_.load();
     const uint64_t height = cb.certificate.height.value();
     if (height <= tip) continue;
     if (height != tip + 1) break;  // strictly in height order
-    pb::Block block = ToPbBlock(cb.block);
-    pb::CommitCertificate cert = ToPbCert(cb.certificate);
-    // Ledger::Commit checks the header against the tip and the certificate against the genesis
+    const pb::Block& block = blocks[i];
+    const pb::CommitCertificate& cert = certs[i];
+    // The ledger checks the header against the tip and the certificate against the genesis
     // validators (2f+1 valid COMMIT signatures), and every tx signature (through the verified
-    // cache the pre-verify workers fill): no trust in the peer.
+    // cache the pre-verify workers fill) unless a later certified header attests the block's log
+    // (R26): no trust in the peer.
+    const auto att = attester.find(height);
     Result<ledger::CommittedBlock> committed = Status(StatusCode::kInternal, "not run");
     {
       std::unique_lock lock(ledger_mu_);
-      committed = ledger_->Commit(block, cert, &mempool_->block_verifier());
+      if (att != attester.end()) {
+        const size_t a = att->second;
+        committed =
+            ledger_->CommitAttested(block, cert, ledger::Attestation{blocks[a].header(), &certs[a]},
+                                    &mempool_->block_verifier());
+      } else {
+        committed = ledger_->Commit(block, cert, &mempool_->block_verifier());
+      }
     }
+    if (committed.ok()) CountAttested(att != attester.end(), *committed, height);
     if (!committed.ok()) {
       CountFrameDrop("bad_state_block");
       spdlog::warn("state transfer: refused block {} from peer {}: {}", height, peer,

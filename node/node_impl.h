@@ -55,6 +55,20 @@ struct EvExecuted {
 };
 using DriverEvent = std::variant<EvPeerMessage, EvTx, EvExecuted>;
 
+// A later committed block's header and certificate, which attest an earlier block's log
+// (ledger-rules.md R26).
+struct AttestingBlock {
+  std::string header;
+  ::healthchain::v1::CommitCertificate certificate;
+};
+
+// A committed block for the executor. When the replica committed it together with a later block
+// that attests its log (state transfer), that block comes along: its txs' signatures need no check.
+struct ExecJob {
+  consensus::CertifiedBlock block;
+  std::shared_ptr<const AttestingBlock> attestation;
+};
+
 struct ServeRequest {
   uint32_t peer = 0;
   consensus::StateRequest request;
@@ -130,6 +144,9 @@ struct NodeMetrics {
   api::Counter& blocks_committed;
   api::Counter& txs_committed;
   api::Counter& state_transfer_blocks;
+  api::Counter& state_transfer_attested_blocks;
+  api::Counter& state_transfer_attested_txs;
+  api::Counter& state_transfer_attest_fallbacks;
   api::Histogram& commit_latency;
   api::Histogram& block_execute;
   api::Counter& persist_writes;
@@ -223,7 +240,7 @@ class NodeImpl {
   ConsensusSnapshot snapshot_;
 
   // ---- Executor (validators) ----
-  BoundedQueue<consensus::CertifiedBlock> exec_q_{kExecutorQueueCapacity};
+  BoundedQueue<ExecJob> exec_q_{kExecutorQueueCapacity};
   std::thread executor_thread_;
 
   // ---- State server ----
@@ -269,7 +286,11 @@ class NodeImpl {
   void RefreshMetrics();
 
   void ExecutorLoop();
-  void ExecuteCertified(consensus::CertifiedBlock block);
+  void ExecuteCertified(ExecJob job);
+  // R26 metrics for a block committed with (`had_attestation`) or without a later block attesting
+  // its log.
+  void CountAttested(bool had_attestation, const ledger::CommittedBlock& committed,
+                     uint64_t height);
   // Metrics, the mempool (own_mempool: this driver's blocks) and commit waiters, after a block
   // executed (`ids` in block order).
   void AfterCommit(const std::vector<TxId>& ids, const ledger::CommittedBlock& committed,
