@@ -84,6 +84,31 @@ pb::CommitCertificate ToPbCert(const consensus::CommitCertificate& in) {
 // "2027-03-01T12:00:00Z".
 std::string UtcTime(int64_t unix_s) { return FormatUtc(unix_s * 1000, "%Y-%m-%dT%H:%M:%SZ"); }
 
+// R26: the blocks of `actions` (a state transfer commits many at once) that a later block of the
+// same actions attests, by the exec_height in its header.
+std::unordered_map<uint64_t, std::shared_ptr<const AttestingBlock>> AttestationsAmong(
+    const consensus::Actions& actions) {
+  std::unordered_map<uint64_t, std::shared_ptr<const AttestingBlock>> out;
+  size_t commits = 0;
+  for (const consensus::Action& action : actions) {
+    commits += std::holds_alternative<consensus::CommitAction>(action) ? 1 : 0;
+  }
+  if (commits < 2) return out;
+  for (const consensus::Action& action : actions) {
+    const auto* c = std::get_if<consensus::CommitAction>(&action);
+    if (c == nullptr) continue;
+    pb::BlockHeader header;
+    const Bytes& bytes = c->block.block.header;
+    if (!header.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) continue;
+    if (out.contains(header.exec_height())) continue;
+    auto a = std::make_shared<AttestingBlock>();
+    a->header = AsStr(bytes);
+    a->certificate = ToPbCert(c->block.certificate);
+    out.emplace(header.exec_height(), std::move(a));
+  }
+  return out;
+}
+
 }  // namespace
 
 // ---- NodeMetrics ----
@@ -107,8 +132,8 @@ NodeMetrics::NodeMetrics(api::MetricsRegistry& r)
                                          "Blocks an observer applied from state transfer")),
       state_transfer_attested_blocks(r.GetCounter(
           "hc_node_state_transfer_attested_blocks_total",
-          "Blocks fetched by state transfer and committed without checking their txs' signatures, "
-          "their log attested by a later certified header (ledger-rules.md R26)")),
+          "Blocks committed without checking their txs' signatures, their log attested by a later "
+          "certified block that came with them (catch-up; ledger-rules.md R26)")),
       state_transfer_attested_txs(
           r.GetCounter("hc_node_state_transfer_attested_txs_total",
                        "Txs of the blocks in hc_node_state_transfer_attested_blocks_total")),
@@ -668,31 +693,6 @@ void NodeImpl::PublishSnapshot() {
   s.low_watermark = replica_->low_watermark().value();
   std::lock_guard lock(snapshot_mu_);
   snapshot_ = s;
-}
-
-// R26: the blocks of `actions` (a state transfer commits many at once) that a later block of the
-// same actions attests, by the exec_height in its header.
-std::unordered_map<uint64_t, std::shared_ptr<const AttestingBlock>> AttestationsAmong(
-    const consensus::Actions& actions) {
-  std::unordered_map<uint64_t, std::shared_ptr<const AttestingBlock>> out;
-  size_t commits = 0;
-  for (const consensus::Action& action : actions) {
-    commits += std::holds_alternative<consensus::CommitAction>(action) ? 1 : 0;
-  }
-  if (commits < 2) return out;
-  for (const consensus::Action& action : actions) {
-    const auto* c = std::get_if<consensus::CommitAction>(&action);
-    if (c == nullptr) continue;
-    pb::BlockHeader header;
-    const Bytes& bytes = c->block.block.header;
-    if (!header.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) continue;
-    if (out.contains(header.exec_height())) continue;
-    auto a = std::make_shared<AttestingBlock>();
-    a->header = AsStr(bytes);
-    a->certificate = ToPbCert(c->block.certificate);
-    out.emplace(header.exec_height(), std::move(a));
-  }
-  return out;
 }
 
 void NodeImpl::Apply(consensus::Actions actions) {

@@ -67,9 +67,8 @@ class AttestedTest : public ::testing::Test {
     const Certified& c = chain_[i];
     if (i + 1 == chain_.size()) return follower_->Commit(c.block, c.certificate, &tx_checks_);
     const Certified& next = chain_[i + 1];
-    return follower_->CommitAttested(c.block, c.certificate,
-                                     Attestation{next.block.header(), &next.certificate},
-                                     &tx_checks_);
+    return follower_->CommitAttested(
+        c.block, c.certificate, Attestation{next.block.header(), &next.certificate}, &tx_checks_);
   }
 
   void ExpectSameLedgers() {
@@ -140,8 +139,8 @@ TEST_F(AttestedTest, AttestationsThatDoNotCheckOutAreIgnored) {
   // Garbage, a missing certificate, and a header that is not later than the block.
   EXPECT_FALSE(follower_->AttestedLog(1, Attestation{"\xff\xff", &block2.certificate}).ok());
   EXPECT_FALSE(follower_->AttestedLog(1, Attestation{block2.block.header(), nullptr}).ok());
-  EXPECT_FALSE(follower_->AttestedLog(2, Attestation{block2.block.header(), &block2.certificate})
-                   .ok());
+  EXPECT_FALSE(
+      follower_->AttestedLog(2, Attestation{block2.block.header(), &block2.certificate}).ok());
   // The genuine one.
   claim = follower_->AttestedLog(1, Attestation{block2.block.header(), &block2.certificate});
   ASSERT_TRUE(claim.ok()) << claim.status().ToString();
@@ -156,9 +155,8 @@ TEST_F(AttestedTest, AttestationsThatDoNotCheckOutAreIgnored) {
   // And a block that does not check out is refused whatever attests it.
   pb::CommitCertificate bad_cert = block2.certificate;
   bad_cert.mutable_signatures(0)->set_signature(std::string(64, 'x'));
-  r = follower_->CommitAttested(block2.block, bad_cert,
-                                Attestation{block3.block.header(), &block3.certificate},
-                                &tx_checks_);
+  r = follower_->CommitAttested(
+      block2.block, bad_cert, Attestation{block3.block.header(), &block3.certificate}, &tx_checks_);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(follower_->height(), 1u);
