@@ -24,6 +24,11 @@ inline constexpr uint32_t kFrameBytesMaxLimit = 256u << 20;
 // frame is dropped; when everything queued is essential, the new frame is.
 inline constexpr size_t kDefaultPeerQueueFramesMax = 16'384;
 inline constexpr size_t kDefaultPeerQueueBytesMax = 64u << 20;
+// A non-essential frame (a tx relay, a state-transfer request or answer) that waited longer than
+// this in a peer's queue — the peer was down or could not keep up — is dropped instead of sent: a
+// relay that old is of a tx most likely committed since (a validator rejoining would otherwise
+// check the signatures of up to a full queue of them), and state transfer asks again.
+inline constexpr int64_t kDefaultNonessentialTtlMs = 3'000;
 
 // Reconnect backoff: the delay starts at the initial value, doubles after every failed attempt up
 // to the cap, and is jittered down to half its value so that restarted peers do not dial in

@@ -927,6 +927,7 @@ void NodeImpl::RefreshMetrics() {
       {"unknown_peer", &ts.dropped_unknown_peer},
       {"stopped", &ts.dropped_stopped},
       {"disconnect", &ts.dropped_disconnect},
+      {"stale", &ts.dropped_stale},
   };
   for (const auto& [reason, value] : drops) {
     m.AddDelta(std::string("tdrop/") + reason, value->load(),

@@ -133,6 +133,7 @@ struct Outgoing {
   std::shared_ptr<const Bytes> payload;
   std::array<uint8_t, kFrameHeaderBytes> header{};
   bool essential = false;
+  std::chrono::steady_clock::time_point queued_at;
 };
 
 struct Peer;
@@ -247,6 +248,7 @@ Status ValidateTransportConfig(const TransportConfig& c) {
     return InvalidArgument("reconnect_max_ms: at most a day");
   }
   if (c.handshake_timeout_ms <= 0) return InvalidArgument("handshake_timeout_ms: must be positive");
+  if (c.nonessential_ttl_ms <= 0) return InvalidArgument("nonessential_ttl_ms: must be positive");
   if (c.pending_handshakes_max == 0) {
     return InvalidArgument("pending_handshakes_max: must be at least 1");
   }
@@ -791,8 +793,8 @@ bool PeerTransport::Impl::Send(uint32_t peer_id, std::shared_ptr<const Bytes> fr
       stats_.dropped_queue_full.fetch_add(1);
       p.dropped_queue_full.fetch_add(1);
     }
-    p.queue.push_back(
-        Outgoing{std::move(frame), EncodeFrameLength(static_cast<uint32_t>(size)), essential});
+    p.queue.push_back(Outgoing{std::move(frame), EncodeFrameLength(static_cast<uint32_t>(size)),
+                               essential, std::chrono::steady_clock::now()});
     p.queue_bytes += size;
     if (!essential) {
       p.queue_nonessential += 1;
@@ -841,13 +843,21 @@ void PeerTransport::Impl::MaybeStartWrite(Peer& p) {
   HC_ASSERT(conn->in_flight.empty());
   {
     const std::lock_guard<std::mutex> lock(p.mu);
-    if (p.queue.empty()) return;
-    conn->in_flight.assign(std::make_move_iterator(p.queue.begin()),
-                           std::make_move_iterator(p.queue.end()));
+    // Non-essential frames that waited beyond their time (the peer was down or slow) are stale.
+    const auto stale_before =
+        std::chrono::steady_clock::now() - std::chrono::milliseconds(config_.nonessential_ttl_ms);
+    for (Outgoing& o : p.queue) {
+      if (!o.essential && o.queued_at < stale_before) {
+        stats_.dropped_stale.fetch_add(1);
+        continue;
+      }
+      conn->in_flight.push_back(std::move(o));
+    }
     p.queue.clear();
     p.queue_bytes = 0;
     p.queue_nonessential = 0;
     p.queue_nonessential_bytes = 0;
+    if (conn->in_flight.empty()) return;  // all of it was stale
     p.writing = true;
   }
   p.writer = conn.get();

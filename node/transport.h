@@ -77,6 +77,8 @@ struct TransportConfig {
   // Per-peer send queue bounds (payload bytes); queue_bytes_max must be >= frame_bytes_max.
   size_t queue_frames_max = kDefaultPeerQueueFramesMax;
   size_t queue_bytes_max = kDefaultPeerQueueBytesMax;
+  // Non-essential frames queued longer than this are dropped, not sent (node/limits.h).
+  int64_t nonessential_ttl_ms = kDefaultNonessentialTtlMs;
   // Reconnect backoff bounds and the time allowed from the start of a connection to the end of its
   // TLS handshake.
   int64_t reconnect_initial_ms = kDefaultReconnectInitialMs;
@@ -115,6 +117,7 @@ struct TransportStats {
   std::atomic<uint64_t> dropped_unknown_peer{0};          // no such peer id configured
   std::atomic<uint64_t> dropped_stopped{0};               // Send after Stop
   std::atomic<uint64_t> dropped_disconnect{0};            // being written when the connection broke
+  std::atomic<uint64_t> dropped_stale{0};  // non-essential, queued beyond nonessential_ttl_ms
 
   // Connections closed for what the peer sent or did.
   std::atomic<uint64_t> closed_oversize_frame{0};

@@ -425,6 +425,37 @@ TEST_F(TransportTest, SendBeforeConnectIsQueuedAndDeliveredInOneWriteAfterConnec
   b->Shutdown();
 }
 
+// A peer that was down longer than the non-essential frames' time to live gets the essential ones
+// and the fresh ones on reconnect, not a backlog of stale relays.
+TEST_F(TransportTest, StaleNonEssentialFramesAreDroppedNotSent) {
+  MakeNetwork(2);
+  TransportConfig c1 = ConfigFor(1);
+  c1.nonessential_ttl_ms = 200;
+  auto a = StartNode(std::move(c1));
+  PeerTransport& t = a->transport();
+  ASSERT_TRUE(t.Send(2, Frame("old relay"), false));
+  ASSERT_TRUE(t.Send(2, Frame("old vote"), true));
+  std::this_thread::sleep_for(400ms);
+  ASSERT_TRUE(t.Send(2, Frame("new relay"), false));
+  auto b = StartNode(ConfigFor(2));
+  ASSERT_TRUE(WaitUntil([&] { return b->frame_count() == 2; })) << b->frame_count();
+  EXPECT_EQ(b->FramesFrom(1), (std::vector<std::string>{"old vote", "new relay"}));
+  EXPECT_EQ(a->stats().dropped_stale.load(), 1u);
+  EXPECT_EQ(a->Status(2)->queued_frames, 0u);
+  // Only stale frames queued: nothing is written, and the connection carries on.
+  b->Shutdown();
+  ASSERT_TRUE(WaitUntil([&] { return !a->Status(2)->up; }));
+  ASSERT_TRUE(t.Send(2, Frame("stale alone"), false));
+  std::this_thread::sleep_for(400ms);
+  auto b2 = StartNode(ConfigFor(2));
+  ASSERT_TRUE(WaitUntil([&] { return a->Status(2)->up && a->stats().dropped_stale.load() == 2; }));
+  ASSERT_TRUE(t.Send(2, Frame("after"), true));
+  ASSERT_TRUE(WaitUntil([&] { return b2->frame_count() == 1; })) << b2->frame_count();
+  EXPECT_EQ(b2->FramesFrom(1), (std::vector<std::string>{"after"}));
+  a->Shutdown();
+  b2->Shutdown();
+}
+
 TEST_F(TransportTest, PeerAddressMayBeAHostName) {
   MakeNetwork(2);
   TransportConfig c1 = ConfigFor(1, /*dial_in_only=*/{});
@@ -763,6 +794,10 @@ TEST_F(TransportTest, ConfigurationErrorsAreReportedBeforeAnythingStarts) {
   TransportConfig backoff = ConfigFor(1);
   backoff.reconnect_initial_ms = backoff.reconnect_max_ms + 1;
   EXPECT_EQ(code(backoff), StatusCode::kInvalidArgument);
+
+  TransportConfig no_ttl = ConfigFor(1);
+  no_ttl.nonessential_ttl_ms = 0;
+  EXPECT_EQ(code(no_ttl), StatusCode::kInvalidArgument);
 
   // The certificate on disk is not the one the configuration pins for this node.
   TransportConfig wrong_self = ConfigFor(1);
