@@ -29,6 +29,17 @@ Hash32 ToHash(const std::string& s) {
 
 Status Reject(std::string what) { return InvalidArgument("R23: " + std::move(what)); }
 
+// R23's first checks of a received block: its header parses and its txs are within the count.
+Status ParseBlockShape(const pb::Block& block, pb::BlockHeader* header) {
+  if (block.header().size() > kBlockHeaderMaxBytes || !header->ParseFromString(block.header())) {
+    return Reject("block header does not parse");
+  }
+  if (static_cast<size_t>(block.txs_size()) > kBlockTxsMax) {
+    return Reject("block holds " + std::to_string(block.txs_size()) + " txs, over the limit");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 // ---- Building blocks ----
@@ -336,12 +347,7 @@ Result<CommittedBlock> Ledger::Commit(const pb::Block& block,
                                       const pb::CommitCertificate& certificate,
                                       const crypto::Verifier* tx_verifier) {
   pb::BlockHeader header;
-  if (block.header().size() > kBlockHeaderMaxBytes || !header.ParseFromString(block.header())) {
-    return Reject("block header does not parse");
-  }
-  if (static_cast<size_t>(block.txs_size()) > kBlockTxsMax) {
-    return Reject("block holds " + std::to_string(block.txs_size()) + " txs, over the limit");
-  }
+  HC_RETURN_IF_ERROR(ParseBlockShape(block, &header));
   std::vector<std::string> txs(block.txs().begin(), block.txs().end());
   return Commit(block.header(), certificate,
                 PrepareBlock(header.height(), header.timestamp_ms(), std::move(txs),
@@ -398,12 +404,7 @@ Result<CommittedBlock> Ledger::CommitAttested(const pb::Block& block,
                                               const Attestation& attestation,
                                               const crypto::Verifier* tx_verifier) {
   pb::BlockHeader header;
-  if (block.header().size() > kBlockHeaderMaxBytes || !header.ParseFromString(block.header())) {
-    return Reject("block header does not parse");
-  }
-  if (static_cast<size_t>(block.txs_size()) > kBlockTxsMax) {
-    return Reject("block holds " + std::to_string(block.txs_size()) + " txs, over the limit");
-  }
+  HC_RETURN_IF_ERROR(ParseBlockShape(block, &header));
   return CommitAttested(
       block.header(), certificate, attestation,
       [&](const crypto::Verifier& v) {
