@@ -390,8 +390,9 @@ Result<LogClaim> Ledger::AttestedLog(uint64_t h, const Attestation& attestation)
                   " claims the log after " + std::to_string(header.exec_height()) + ", not after " +
                   std::to_string(h));
   }
-  if (header.log_root().size() != kHashBytes)
+  if (header.log_root().size() != kHashBytes) {
     return refuse("the attested log root is not 32 bytes");
+  }
   const Hash32 hash = consensus::BlockHash(AsBytes(attestation.header));
   Status cs =
       CheckCertificate(*attestation.certificate, header.height(), hash, genesis_, verifier_);
