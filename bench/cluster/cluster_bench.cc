@@ -112,8 +112,10 @@ struct Options {
   std::string json_out;
   std::string md_out;
   bool keep = false;
-  // After the load: start an observer with an empty data directory and time its state transfer.
+  // After the load: start an observer with an empty data directory (or stop the last validator,
+  // wipe its data directory and restart it) and time its state transfer.
   bool catchup = false;
+  std::string catchup_node = "observer";
   double catchup_timeout_s = 600;
   // Genesis consensus parameters (0: `hcctl network new`'s defaults).
   int64_t batch_delay_ms = 0;
@@ -522,7 +524,8 @@ struct RunResult {
   uint64_t catchup_txs = 0;     // txs the observer committed (all blocks 1..height)
   double catchup_s = 0;         // from the observer's process start to its height = that height
   double catchup_tps = 0;
-  double catchup_observer_cpu_s = 0;
+  std::string catchup_node;             // "observer" or "validator"
+  double catchup_node_cpu_s = 0;        // of the node catching up
   double catchup_validators_cpu_s = 0;  // the validators serving it (otherwise idle)
   std::string error;
 };
@@ -596,9 +599,11 @@ std::optional<uint64_t> StatusHeight(uint16_t port) {
 }
 
 // DESIGN.md §8's restart catch-up: once the load has stopped and validator 0's height is steady,
-// starts `observer` (empty data directory) and waits until it reaches that height. The observer
-// checks every block's commit certificate and every tx signature, as a restarted node does.
-void MeasureCatchUp(const Options& o, const cli::GeneratedNode& observer, Cluster& cluster,
+// starts `node` with an empty data directory — an observer, or the last validator stopped and its
+// data directory wiped (a validator that lost its disk) — and waits until it reaches that height.
+// It checks every block's commit certificate and re-executes every block, checking the tx
+// signatures of the blocks no later fetched block attests (ledger-rules.md R26).
+void MeasureCatchUp(const Options& o, const cli::GeneratedNode& node, Cluster& cluster,
                     RunResult* res) {
   const uint16_t port0 = cluster.api_ports_[0];
   uint64_t height = 0;
@@ -613,14 +618,28 @@ void MeasureCatchUp(const Options& o, const cli::GeneratedNode& observer, Cluste
     res->error = "catch-up: validator 0 reports no height";
     return;
   }
-  const uint16_t obs_port = static_cast<uint16_t>(
-      std::stoi(observer.api_address.substr(observer.api_address.rfind(':') + 1)));
-  double validators_cpu0 = 0;
-  for (auto& p : cluster.procs_) validators_cpu0 += ProcessCpuSeconds(p->pid());
+  const uint16_t obs_port =
+      static_cast<uint16_t>(std::stoi(node.api_address.substr(node.api_address.rfind(':') + 1)));
+  if (node.validator) {
+    cluster.procs_[node.id]->Kill();
+    std::error_code ec;
+    fs::remove_all(cluster.data_dirs_[node.id], ec);
+    if (ec) {
+      res->error = "catch-up: removing " + cluster.data_dirs_[node.id] + ": " + ec.message();
+      return;
+    }
+  }
+  // The CPU of the validators serving it (the stopped one reads 0).
+  auto serving_cpu = [&] {
+    double sum = 0;
+    for (auto& p : cluster.procs_) sum += ProcessCpuSeconds(p->pid());
+    return sum;
+  };
+  const double validators_cpu0 = serving_cpu();
   auto proc = std::make_unique<NodeProcess>();
   const auto t0 = Clock::now();
-  if (!proc->Start(o.node_bin, observer.config_path, observer.dir + "/node.log")) {
-    res->error = "catch-up: cannot start " + observer.name;
+  if (!proc->Start(o.node_bin, node.config_path, node.dir + "/node.log")) {
+    res->error = "catch-up: cannot start " + node.name;
     return;
   }
   const auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(
@@ -636,19 +655,22 @@ void MeasureCatchUp(const Options& o, const cli::GeneratedNode& observer, Cluste
   const auto t1 = Clock::now();
   res->catchup_height = height;
   res->catchup_s = Seconds(t1 - t0);
-  res->catchup_observer_cpu_s = ProcessCpuSeconds(proc->pid());
-  double validators_cpu1 = 0;
-  for (auto& p : cluster.procs_) validators_cpu1 += ProcessCpuSeconds(p->pid());
-  res->catchup_validators_cpu_s = validators_cpu1 - validators_cpu0;
+  res->catchup_node = node.validator ? "validator" : "observer";
+  res->catchup_node_cpu_s = ProcessCpuSeconds(proc->pid());
+  res->catchup_validators_cpu_s = serving_cpu() - validators_cpu0;
   res->catchup_txs =
       static_cast<uint64_t>(MetricSum(Metrics(obs_port), "hc_node_txs_committed_total"));
   if (res->catchup_s > 0) res->catchup_tps = static_cast<double>(res->catchup_txs) / res->catchup_s;
   if (!reached) {
-    res->error = "catch-up: the observer did not reach height " + std::to_string(height) +
-                 " within " + Fmt(o.catchup_timeout_s, 0) + " s (see " + observer.dir +
-                 "/node.log)";
+    res->error = "catch-up: " + node.name + " did not reach height " + std::to_string(height) +
+                 " within " + Fmt(o.catchup_timeout_s, 0) + " s (see " + node.dir + "/node.log)";
   }
-  cluster.procs_.push_back(std::move(proc));  // stopped with the validators
+  // Stopped with the validators.
+  if (node.validator) {
+    cluster.procs_[node.id] = std::move(proc);
+  } else {
+    cluster.procs_.push_back(std::move(proc));
+  }
 }
 
 RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode, double rate,
@@ -666,7 +688,7 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   spec.chain_id = "hc-bench";
   spec.validators = validators;
   spec.overwrite = true;
-  spec.observers = o.catchup ? 1 : 0;
+  spec.observers = o.catchup && o.catchup_node == "observer" ? 1 : 0;
   spec.log_level = "warn";
   if (o.batch_delay_ms > 0) spec.consensus.batch_delay_ms = static_cast<uint32_t>(o.batch_delay_ms);
   if (o.batch_txs_max > 0) spec.consensus.batch_txs_max = o.batch_txs_max;
@@ -953,8 +975,10 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     res.error = std::to_string(http_errors.load()) + " batch requests failed";
   }
   if (o.catchup && res.error.empty()) {
-    std::cerr << "catch-up: starting an empty observer\n";
-    MeasureCatchUp(o, net.nodes.back(), cluster, &res);
+    const cli::GeneratedNode& node =
+        o.catchup_node == "observer" ? net.nodes.back() : net.nodes[validators - 1];
+    std::cerr << "catch-up: starting " << node.name << " with an empty data directory\n";
+    MeasureCatchUp(o, node, cluster, &res);
   }
   cluster.Stop();
   if (!o.keep) fs::remove_all(dir, fec);
@@ -997,11 +1021,12 @@ json::object ToJson(const RunResult& r) {
   o["signing_s"] = r.sign_s;
   o["ran_out_of_txs"] = r.ran_out_of_txs;
   if (r.catchup_height > 0) {
-    o["catchup"] = {{"height", r.catchup_height},
+    o["catchup"] = {{"node", r.catchup_node},
+                    {"height", r.catchup_height},
                     {"txs", r.catchup_txs},
                     {"seconds", r.catchup_s},
                     {"tps", r.catchup_tps},
-                    {"observer_cpu_s", r.catchup_observer_cpu_s},
+                    {"node_cpu_s", r.catchup_node_cpu_s},
                     {"validators_cpu_s", r.catchup_validators_cpu_s}};
   }
   if (!r.error.empty()) o["error"] = r.error;
@@ -1058,15 +1083,15 @@ std::string Markdown(const std::vector<RunResult>& runs) {
     }
   }
   if (std::any_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.catchup_height; })) {
-    md << "\nCatch-up of an empty observer by state transfer, after the load:\n\n"
-          "| validators | blocks | txs | seconds | replayed tx/s | observer CPU s / 1k tx | "
-          "validators' CPU s |\n|---|---|---|---|---|---|---|\n";
+    md << "\nCatch-up of an empty node by state transfer, after the load:\n\n"
+          "| validators | node | blocks | txs | seconds | replayed tx/s | its CPU s / 1k tx | "
+          "serving validators' CPU s |\n|---|---|---|---|---|---|---|---|\n";
     for (const RunResult& r : runs) {
       if (r.catchup_height == 0) continue;
       const double k = static_cast<double>(std::max<uint64_t>(1, r.catchup_txs)) / 1000;
-      md << "| " << r.validators << " | " << r.catchup_height << " | " << r.catchup_txs << " | "
-         << Fmt(r.catchup_s, 2) << " | " << Fmt(r.catchup_tps, 0) << " | "
-         << Fmt(r.catchup_observer_cpu_s / k, 3) << " | " << Fmt(r.catchup_validators_cpu_s, 2)
+      md << "| " << r.validators << " | " << r.catchup_node << " | " << r.catchup_height << " | "
+         << r.catchup_txs << " | " << Fmt(r.catchup_s, 2) << " | " << Fmt(r.catchup_tps, 0) << " | "
+         << Fmt(r.catchup_node_cpu_s / k, 3) << " | " << Fmt(r.catchup_validators_cpu_s, 2)
          << " |\n";
     }
   }
@@ -1106,7 +1131,10 @@ int Main(int argc, char** argv) {
   app.add_option("--markdown", o.md_out, "write the markdown table here too");
   app.add_flag("--keep", o.keep, "keep the network directories");
   app.add_flag("--catchup", o.catchup,
-               "after the load, time an empty observer's catch-up by state transfer");
+               "after the load, time an empty node's catch-up by state transfer");
+  app.add_option("--catchup-node", o.catchup_node,
+                 "observer: a new observer; validator: the last validator, its data wiped")
+      ->check(CLI::IsMember({"observer", "validator"}));
   app.add_option("--catchup-timeout", o.catchup_timeout_s, "seconds the catch-up may take")
       ->check(CLI::Range(1.0, 3600.0));
   CLI11_PARSE(app, argc, argv);
