@@ -520,9 +520,10 @@ struct RunResult {
   uint64_t prepared_txs = 0;
   bool ran_out_of_txs = false;
   // --catchup: an observer started empty after the load replays the chain by state transfer.
-  uint64_t catchup_height = 0;  // validator 0's height when the observer started
-  uint64_t catchup_txs = 0;     // txs the observer committed (all blocks 1..height)
-  double catchup_s = 0;         // from the observer's process start to its height = that height
+  uint64_t catchup_height = 0;        // validator 0's height when the observer started
+  uint64_t catchup_txs = 0;           // txs the observer committed (all blocks 1..height)
+  uint64_t catchup_attested_txs = 0;  // of those, txs of blocks attested by later ones (R26)
+  double catchup_s = 0;  // from the observer's process start to its height = that height
   double catchup_tps = 0;
   std::string catchup_node;             // "observer" or "validator"
   double catchup_node_cpu_s = 0;        // of the node catching up
@@ -658,8 +659,10 @@ void MeasureCatchUp(const Options& o, const cli::GeneratedNode& node, Cluster& c
   res->catchup_node = node.validator ? "validator" : "observer";
   res->catchup_node_cpu_s = ProcessCpuSeconds(proc->pid());
   res->catchup_validators_cpu_s = serving_cpu() - validators_cpu0;
-  res->catchup_txs =
-      static_cast<uint64_t>(MetricSum(Metrics(obs_port), "hc_node_txs_committed_total"));
+  const std::string metrics = Metrics(obs_port);
+  res->catchup_txs = static_cast<uint64_t>(MetricSum(metrics, "hc_node_txs_committed_total"));
+  res->catchup_attested_txs =
+      static_cast<uint64_t>(MetricSum(metrics, "hc_node_state_transfer_attested_txs_total"));
   if (res->catchup_s > 0) res->catchup_tps = static_cast<double>(res->catchup_txs) / res->catchup_s;
   if (!reached) {
     res->error = "catch-up: " + node.name + " did not reach height " + std::to_string(height) +
@@ -1024,6 +1027,7 @@ json::object ToJson(const RunResult& r) {
     o["catchup"] = {{"node", r.catchup_node},
                     {"height", r.catchup_height},
                     {"txs", r.catchup_txs},
+                    {"attested_txs", r.catchup_attested_txs},
                     {"seconds", r.catchup_s},
                     {"tps", r.catchup_tps},
                     {"node_cpu_s", r.catchup_node_cpu_s},
@@ -1084,15 +1088,15 @@ std::string Markdown(const std::vector<RunResult>& runs) {
   }
   if (std::any_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.catchup_height; })) {
     md << "\nCatch-up of an empty node by state transfer, after the load:\n\n"
-          "| validators | node | blocks | txs | seconds | replayed tx/s | its CPU s / 1k tx | "
-          "serving validators' CPU s |\n|---|---|---|---|---|---|---|---|\n";
+          "| validators | node | blocks | txs | attested txs | seconds | replayed tx/s | its CPU "
+          "s / 1k tx | serving validators' CPU s |\n|---|---|---|---|---|---|---|---|---|\n";
     for (const RunResult& r : runs) {
       if (r.catchup_height == 0) continue;
       const double k = static_cast<double>(std::max<uint64_t>(1, r.catchup_txs)) / 1000;
       md << "| " << r.validators << " | " << r.catchup_node << " | " << r.catchup_height << " | "
-         << r.catchup_txs << " | " << Fmt(r.catchup_s, 2) << " | " << Fmt(r.catchup_tps, 0) << " | "
-         << Fmt(r.catchup_node_cpu_s / k, 3) << " | " << Fmt(r.catchup_validators_cpu_s, 2)
-         << " |\n";
+         << r.catchup_txs << " | " << r.catchup_attested_txs << " | " << Fmt(r.catchup_s, 2)
+         << " | " << Fmt(r.catchup_tps, 0) << " | " << Fmt(r.catchup_node_cpu_s / k, 3) << " | "
+         << Fmt(r.catchup_validators_cpu_s, 2) << " |\n";
     }
   }
   return md.str();
