@@ -84,27 +84,32 @@ pb::CommitCertificate ToPbCert(const consensus::CommitCertificate& in) {
 // "2027-03-01T12:00:00Z".
 std::string UtcTime(int64_t unix_s) { return FormatUtc(unix_s * 1000, "%Y-%m-%dT%H:%M:%SZ"); }
 
+// The height whose log a block header claims (its exec_height: ledger-rules.md R23, R26), or
+// nothing for bytes that do not parse.
+std::optional<uint64_t> ExecHeightOf(std::string_view header_bytes) {
+  pb::BlockHeader header;
+  if (!header.ParseFromArray(header_bytes.data(), static_cast<int>(header_bytes.size()))) {
+    return std::nullopt;
+  }
+  return header.exec_height();
+}
+
 // R26: the blocks of `actions` (a state transfer commits many at once) that a later block of the
 // same actions attests, by the exec_height in its header.
-std::unordered_map<uint64_t, std::shared_ptr<const AttestingBlock>> AttestationsAmong(
-    const consensus::Actions& actions) {
-  std::unordered_map<uint64_t, std::shared_ptr<const AttestingBlock>> out;
+std::unordered_map<uint64_t, AttestingBlock> AttestationsAmong(const consensus::Actions& actions) {
+  std::unordered_map<uint64_t, AttestingBlock> out;
   size_t commits = 0;
   for (const consensus::Action& action : actions) {
     commits += std::holds_alternative<consensus::CommitAction>(action) ? 1 : 0;
   }
-  if (commits < 2) return out;
+  if (commits < 2) return out;  // the usual case, live: one block attests none of its own
   for (const consensus::Action& action : actions) {
     const auto* c = std::get_if<consensus::CommitAction>(&action);
     if (c == nullptr) continue;
-    pb::BlockHeader header;
-    const Bytes& bytes = c->block.block.header;
-    if (!header.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) continue;
-    if (out.contains(header.exec_height())) continue;
-    auto a = std::make_shared<AttestingBlock>();
-    a->header = AsStr(bytes);
-    a->certificate = ToPbCert(c->block.certificate);
-    out.emplace(header.exec_height(), std::move(a));
+    const std::string header = AsStr(c->block.block.header);
+    const std::optional<uint64_t> exec = ExecHeightOf(header);
+    if (!exec || out.contains(*exec)) continue;
+    out.emplace(*exec, AttestingBlock{header, ToPbCert(c->block.certificate)});
   }
   return out;
 }
@@ -696,8 +701,7 @@ void NodeImpl::PublishSnapshot() {
 }
 
 void NodeImpl::Apply(consensus::Actions actions) {
-  std::unordered_map<uint64_t, std::shared_ptr<const AttestingBlock>> attestations =
-      AttestationsAmong(actions);
+  std::unordered_map<uint64_t, AttestingBlock> attestations = AttestationsAmong(actions);
   std::vector<consensus::PersistRecord> persists;
   auto flush = [&]() -> bool {
     if (persists.empty()) return true;
@@ -736,9 +740,9 @@ void NodeImpl::Apply(consensus::Actions actions) {
             std::vector<TxId> ids = app_->TxIds(a.block.block);
             mempool_->MarkCommitted(ids);
             const uint64_t h = a.block.certificate.height.value();
-            ExecJob job{std::move(a.block), nullptr};
+            ExecJob job{std::move(a.block), std::nullopt};
             if (auto att = attestations.find(h); att != attestations.end()) {
-              job.attestation = att->second;
+              job.attestation = std::move(att->second);
             } else if (replica_->state_transfer_active()) {
               // Fetched by state transfer and not attested: none of its txs was admitted here,
               // so check their signatures ahead of the executor.
@@ -1035,7 +1039,7 @@ void NodeImpl::ExecuteCertified(ExecJob job) {
         committed = ledger_->Commit(header_bytes, cert, prepare(mempool_->block_verifier()));
       }
     }
-    if (committed.ok()) CountAttested(job.attestation != nullptr, *committed, height);
+    if (committed.ok()) CountAttested(job.attestation.has_value(), *committed, height);
     if (!committed.ok()) {
       Fatal("the ledger refused certified block " + std::to_string(height) + ": " +
             committed.status().ToString());
@@ -1235,9 +1239,8 @@ size_t NodeImpl::ApplyFetched(uint32_t peer, const consensus::StateResponse& res
   for (const consensus::CertifiedBlock& cb : resp.blocks) {
     blocks.push_back(ToPbBlock(cb.block));
     certs.push_back(ToPbCert(cb.certificate));
-    pb::BlockHeader header;
-    if (header.ParseFromString(blocks.back().header())) {
-      attester.emplace(header.exec_height(), blocks.size() - 1);
+    if (const std::optional<uint64_t> exec = ExecHeightOf(blocks.back().header())) {
+      attester.emplace(*exec, blocks.size() - 1);
     }
   }
   // The other blocks' signatures are the bulk of catch-up: workers check them into the verified

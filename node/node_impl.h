@@ -66,7 +66,7 @@ struct AttestingBlock {
 // that attests its log (state transfer), that block comes along: its txs' signatures need no check.
 struct ExecJob {
   consensus::CertifiedBlock block;
-  std::shared_ptr<const AttestingBlock> attestation;
+  std::optional<AttestingBlock> attestation;
 };
 
 struct ServeRequest {
