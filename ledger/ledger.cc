@@ -1,6 +1,7 @@
 #include "ledger/ledger.h"
 
 #include <cstring>
+#include <span>
 #include <utility>
 
 #include "common/encoding.h"
@@ -188,8 +189,10 @@ Status Ledger::Initialise() {
   return store_->Write(batch, /*sync=*/true);
 }
 
-Hash32 Ledger::tip_hash() const {
-  return tip_.height() == 0 ? genesis_hash_ : ToHash(tip_.block_hash());
+Hash32 Ledger::tip_hash() const { return HashOf(tip_); }
+
+Hash32 Ledger::HashOf(const lpb::ChainTip& tip) const {
+  return tip.height() == 0 ? genesis_hash_ : ToHash(tip.block_hash());
 }
 
 Status Ledger::VerifyTip() {
@@ -308,18 +311,21 @@ Status Ledger::VerifyTip() {
   return Status::Ok();
 }
 
-Result<LogClaim> Ledger::LogClaimAt(uint64_t h) const {
+Result<LogClaim> Ledger::LogClaimAt(uint64_t h) const { return LogClaimIn(*store_, tip_, h); }
+
+Result<LogClaim> Ledger::LogClaimIn(const KvReader& kv, const lpb::ChainTip& end,
+                                    uint64_t h) const {
   LogClaim claim;
   claim.exec_height = h;
   if (h == 0) {
     claim.log_root = crypto::EmptyRoot();
     return claim;
   }
-  if (h > height()) {
-    return FailedPrecondition("the ledger has executed up to height " + std::to_string(height()) +
-                              ", not " + std::to_string(h));
+  if (h > end.height()) {
+    return FailedPrecondition("the ledger has executed up to height " +
+                              std::to_string(end.height()) + ", not " + std::to_string(h));
   }
-  HC_ASSIGN_OR_RETURN(lpb::BlockInfo info, InfoAt(h));
+  HC_ASSIGN_OR_RETURN(lpb::BlockInfo info, InfoIn(kv, h));
   claim.log_size = info.log_size();
   claim.log_root = ToHash(info.log_root());
   return claim;
@@ -330,7 +336,12 @@ LogClaim Ledger::CurrentLogClaim() const {
 }
 
 Status Ledger::CheckLogClaim(uint64_t exec_height, uint64_t log_size, ByteView log_root) const {
-  HC_ASSIGN_OR_RETURN(LogClaim mine, LogClaimAt(exec_height));
+  return CheckLogClaimIn(*store_, tip_, exec_height, log_size, log_root);
+}
+
+Status Ledger::CheckLogClaimIn(const KvReader& kv, const lpb::ChainTip& end, uint64_t exec_height,
+                               uint64_t log_size, ByteView log_root) const {
+  HC_ASSIGN_OR_RETURN(LogClaim mine, LogClaimIn(kv, end, exec_height));
   if (log_size != mine.log_size) {
     return Reject("header claims log size " + std::to_string(log_size) + " after height " +
                   std::to_string(exec_height) + ", the ledger's is " +
@@ -404,16 +415,34 @@ Result<CommittedBlock> Ledger::CommitAttested(const pb::Block& block,
                                               const pb::CommitCertificate& certificate,
                                               const Attestation& attestation,
                                               const crypto::Verifier* tx_verifier) {
+  HC_ASSIGN_OR_RETURN(RunBlock b, RunBlockOf(block, certificate));
+  return CommitAttested(b.header, certificate, attestation, b.prepare,
+                        tx_verifier ? *tx_verifier : verifier_);
+}
+
+Status Ledger::CheckCertified(std::string_view header_bytes,
+                              const pb::CommitCertificate& certificate) const {
+  pb::BlockHeader header;
+  if (header_bytes.size() > kBlockHeaderMaxBytes ||
+      !header.ParseFromArray(header_bytes.data(), static_cast<int>(header_bytes.size()))) {
+    return Reject("block header does not parse");
+  }
+  Status cs = CheckCertificate(certificate, header.height(),
+                               consensus::BlockHash(AsBytes(header_bytes)), genesis_, verifier_);
+  if (!cs.ok()) return Reject("commit certificate: " + cs.message());
+  return Status::Ok();
+}
+
+Result<Ledger::RunBlock> Ledger::RunBlockOf(const pb::Block& block,
+                                            const pb::CommitCertificate& certificate) const {
   pb::BlockHeader header;
   HC_RETURN_IF_ERROR(ParseBlockShape(block, &header));
-  return CommitAttested(
-      block.header(), certificate, attestation,
-      [&](const crypto::Verifier& v) {
-        std::vector<std::string> txs(block.txs().begin(), block.txs().end());
-        return PrepareBlock(header.height(), header.timestamp_ms(), std::move(txs),
-                            genesis_.chain_id, v);
-      },
-      tx_verifier ? *tx_verifier : verifier_);
+  return RunBlock{block.header(), &certificate,
+                  [&block, h = header.height(), t = header.timestamp_ms(),
+                   chain = &genesis_.chain_id](const crypto::Verifier& v) {
+                    std::vector<std::string> txs(block.txs().begin(), block.txs().end());
+                    return PrepareBlock(h, t, std::move(txs), *chain, v);
+                  }};
 }
 
 Result<CommittedBlock> Ledger::CommitAttested(std::string_view header_bytes,
@@ -421,35 +450,139 @@ Result<CommittedBlock> Ledger::CommitAttested(std::string_view header_bytes,
                                               const Attestation& attestation,
                                               const PrepareFn& prepare,
                                               const crypto::Verifier& tx_verifier) {
-  pb::BlockHeader header;
-  if (header_bytes.size() > kBlockHeaderMaxBytes ||
-      !header.ParseFromArray(header_bytes.data(), static_cast<int>(header_bytes.size()))) {
-    return Reject("block header does not parse");
+  const RunBlock block{header_bytes, &certificate, prepare};
+  CommittedRun run = CommitAttestedRun(std::span(&block, 1), attestation, tx_verifier);
+  if (!run.status.ok()) return run.status;
+  return std::move(run.blocks.front());
+}
+
+Ledger::CommittedRun Ledger::CommitAttestedRun(std::span<const RunBlock> run,
+                                               const Attestation& attestation,
+                                               const crypto::Verifier& tx_verifier) {
+  CommittedRun out;
+  if (run.empty()) return out;
+  if (!broken_.ok()) {
+    out.status = Broken();
+    return out;
   }
-  Result<LogClaim> expected = AttestedLog(header.height(), attestation);
+  for (const RunBlock& b : run) {
+    if (b.certificate == nullptr || !b.prepare) {
+      out.status = InvalidArgument("R26: a block of the run has no certificate or txs");
+      return out;
+    }
+  }
+  // Blocks [0, checked_until) are committed with every signature checked; a block the attested
+  // pass refused for a reason no signature changes (R23: its header, txs or certificate) is
+  // refused again with that reason, without checking its signatures.
+  size_t checked_until = run.size();
+  Status refused;
+  pb::BlockHeader last;
+  Result<LogClaim> expected = InvalidArgument("R26: the run's last header does not parse");
+  if (run.back().header.size() <= kBlockHeaderMaxBytes &&
+      last.ParseFromArray(run.back().header.data(), static_cast<int>(run.back().header.size()))) {
+    expected = AttestedLog(last.height(), attestation);
+  }
   if (expected.ok()) {
     static const AttestedSignatures kAttested;
-    bool mismatch = false;
-    Result<CommittedBlock> r =
-        CommitPrepared(header_bytes, certificate, prepare(kAttested), &*expected, &mismatch);
-    if (!mismatch) {
-      if (r.ok()) r->signatures_attested = true;
-      return r;
+    // Each block executes over the writes of those before it; the run is written in one batch.
+    StateOverlay view(*store_);
+    const KvReader& kv = run.size() == 1 ? static_cast<const KvReader&>(*store_) : view;
+    lpb::ChainTip end = tip_;
+    crypto::CompactRange end_range = range_;
+    std::vector<CommittedBlock> staged_blocks;
+    staged_blocks.reserve(run.size());
+    for (size_t i = 0; i < run.size(); ++i) {
+      const bool is_last = i + 1 == run.size();
+      bool mismatch = false;
+      Result<Staged> staged =
+          Stage(kv, end, end_range, run[i].header, *run[i].certificate, run[i].prepare(kAttested),
+                is_last ? &*expected : nullptr, &mismatch);
+      if (!staged.ok()) {
+        // A different log — the attested one, or one a header of the run claims — means some
+        // tx's signature fails (R4): check them all. Anything else is this block's own fault,
+        // whatever its signatures.
+        if (!mismatch) {
+          checked_until = i;
+          refused = staged.status();
+        }
+        break;
+      }
+      staged->out.signatures_attested = true;
+      staged_blocks.push_back(std::move(staged->out));
+      if (run.size() == 1) {
+        out.status = WriteStaged(staged->batch, std::move(staged->tip), std::move(staged->range));
+      } else {
+        for (KvWrite& w : staged->batch.writes) {
+          if (w.value) {
+            view.Put(w.cf, std::move(w.key), std::move(*w.value));
+          } else {
+            view.Delete(w.cf, std::move(w.key));
+          }
+        }
+        end = std::move(staged->tip);
+        end_range = std::move(staged->range);
+        if (is_last)
+          out.status = WriteStaged(view.TakeWrites(), std::move(end), std::move(end_range));
+      }
+      if (is_last) {
+        if (out.status.ok()) out.blocks = std::move(staged_blocks);
+        return out;
+      }
     }
-    // The validators' log differs only if some tx's signature fails (R4): check them all.
   }
-  return CommitPrepared(header_bytes, certificate, prepare(tx_verifier), nullptr, nullptr);
+  for (size_t i = 0; i < checked_until; ++i) {
+    // The certificate first: no signature is checked for txs that no quorum certified.
+    Status certified = CheckCertified(run[i].header, *run[i].certificate);
+    if (!certified.ok()) {
+      out.status = certified;
+      return out;
+    }
+    Result<CommittedBlock> r = CommitPrepared(run[i].header, *run[i].certificate,
+                                              run[i].prepare(tx_verifier), nullptr, nullptr);
+    if (!r.ok()) {
+      out.status = r.status();
+      return out;
+    }
+    out.blocks.push_back(std::move(r).value());
+  }
+  out.status = refused;
+  return out;
 }
 
 Result<CommittedBlock> Ledger::CommitPrepared(std::string_view header_bytes,
                                               const pb::CommitCertificate& certificate,
                                               ExecutableBlock prepared, const LogClaim* expected,
                                               bool* mismatch) {
-  if (!broken_.ok()) {
-    return FailedPrecondition("ledger: an earlier commit failed (" + broken_.ToString() +
-                              "); re-open the store");
+  if (!broken_.ok()) return Broken();
+  HC_ASSIGN_OR_RETURN(Staged staged, Stage(*store_, tip_, range_, header_bytes, certificate,
+                                           std::move(prepared), expected, mismatch));
+  HC_RETURN_IF_ERROR(WriteStaged(staged.batch, std::move(staged.tip), std::move(staged.range)));
+  return std::move(staged.out);
+}
+
+Status Ledger::Broken() const {
+  return FailedPrecondition("ledger: an earlier commit failed (" + broken_.ToString() +
+                            "); re-open the store");
+}
+
+Status Ledger::WriteStaged(const KvBatch& batch, lpb::ChainTip tip, crypto::CompactRange range) {
+  Status ws = store_->Write(batch, /*sync=*/true);
+  if (!ws.ok()) {
+    broken_ = ws;
+    return ws;
   }
-  // R23: the block must extend the tip.
+  tip_ = std::move(tip);
+  range_ = std::move(range);
+  return Status::Ok();
+}
+
+Result<Ledger::Staged> Ledger::Stage(const KvReader& kv, const lpb::ChainTip& end,
+                                     const crypto::CompactRange& end_range,
+                                     std::string_view header_bytes,
+                                     const pb::CommitCertificate& certificate,
+                                     ExecutableBlock prepared, const LogClaim* expected,
+                                     bool* mismatch) const {
+  // R23: the block must extend the chain's end (the tip, or the run staged before it).
   pb::BlockHeader header;
   if (header_bytes.size() > kBlockHeaderMaxBytes ||
       !header.ParseFromArray(header_bytes.data(), static_cast<int>(header_bytes.size()))) {
@@ -459,17 +592,17 @@ Result<CommittedBlock> Ledger::CommitPrepared(std::string_view header_bytes,
   if (header.chain_id() != genesis_.chain_id) {
     return Reject("block is for chain '" + header.chain_id() + "'");
   }
-  if (h != height() + 1) {
+  if (h != end.height() + 1) {
     return Reject("block height " + std::to_string(h) + " does not follow the tip " +
-                  std::to_string(height()));
+                  std::to_string(end.height()));
   }
-  if (ToHash(header.prev_block_hash()) != tip_hash() ||
+  if (ToHash(header.prev_block_hash()) != HashOf(end) ||
       header.prev_block_hash().size() != kHashBytes) {
     return Reject("prev_block_hash does not match the tip's hash");
   }
-  if (header.timestamp_ms() < tip_timestamp_ms()) {
+  if (header.timestamp_ms() < end.timestamp_ms()) {
     return Reject("timestamp " + std::to_string(header.timestamp_ms()) +
-                  " ms goes back before the tip's " + std::to_string(tip_timestamp_ms()));
+                  " ms goes back before the tip's " + std::to_string(end.timestamp_ms()));
   }
   const size_t tx_count = prepared.txs.size();
   if (tx_count > kBlockTxsMax || header.tx_count() != static_cast<uint32_t>(tx_count)) {
@@ -496,23 +629,30 @@ Result<CommittedBlock> Ledger::CommitPrepared(std::string_view header_bytes,
     return Reject("exec_height " + std::to_string(header.exec_height()) +
                   " must be below the block's height");
   }
-  HC_RETURN_IF_ERROR(
-      CheckLogClaim(header.exec_height(), header.log_size(), AsBytes(header.log_root())));
+  Status claim =
+      CheckLogClaimIn(kv, end, header.exec_height(), header.log_size(), AsBytes(header.log_root()));
+  if (!claim.ok()) {
+    // Within an attested run the log it is checked against was executed without signatures.
+    if (mismatch != nullptr) *mismatch = true;
+    return claim;
+  }
   if (!header.state_root().empty()) return Reject("state_root is reserved and must be empty");
   const Hash32 hash = consensus::BlockHash(AsBytes(header_bytes));
   Status cs = CheckCertificate(certificate, h, hash, genesis_, verifier_);
   if (!cs.ok()) return Reject("commit certificate: " + cs.message());
 
-  HC_ASSIGN_OR_RETURN(ExecutionResult exec, Execute(prepared, *store_));
-  if (exec.first_entry != range_.size()) {
+  HC_ASSIGN_OR_RETURN(ExecutionResult exec, Execute(prepared, kv));
+  if (exec.first_entry != end_range.size()) {
     return Corruption("ledger store: " + DescribeKey(Cf::kState, keys::kEntryCount) +
                       ": the state counts " + std::to_string(exec.first_entry) +
-                      " entries, the log holds " + std::to_string(range_.size()));
+                      " entries, the log holds " + std::to_string(end_range.size()));
   }
-  crypto::CompactRange range = range_;
-  KvBatch batch;
+  Staged staged;
+  staged.range = end_range;
+  KvBatch& batch = staged.batch;
   batch.writes.reserve(exec.leaf_hashes.size() / 4 + exec.writes.writes.size() + 64);
-  HC_RETURN_IF_ERROR(AppendLeaves(*store_, exec.leaf_hashes, &range, &batch));
+  HC_RETURN_IF_ERROR(AppendLeaves(kv, exec.leaf_hashes, &staged.range, &batch));
+  const crypto::CompactRange& range = staged.range;
   const Hash32 root = range.Root();
   if (expected != nullptr && (range.size() != expected->log_size || root != expected->log_root)) {
     *mismatch = true;
@@ -526,7 +666,7 @@ Result<CommittedBlock> Ledger::CommitPrepared(std::string_view header_bytes,
   info.set_tx_count(static_cast<uint32_t>(tx_count));
   info.set_log_size(range.size());
   info.set_log_root(root.data(), root.size());
-  lpb::ChainTip tip;
+  lpb::ChainTip& tip = staged.tip;
   tip.set_height(h);
   tip.set_block_hash(hash.data(), hash.size());
   tip.set_log_size(range.size());
@@ -543,20 +683,13 @@ Result<CommittedBlock> Ledger::CommitPrepared(std::string_view header_bytes,
     batch.Put(Cf::kEntries, keys::EntriesGroup(exec.first_entry), Serialize(group));
   }
   batch.Append(std::move(exec.writes));
-  Status ws = store_->Write(batch, /*sync=*/true);
-  if (!ws.ok()) {
-    broken_ = ws;
-    return ws;
-  }
-  tip_ = std::move(tip);
-  range_ = std::move(range);
-  CommittedBlock out;
+  CommittedBlock& out = staged.out;
   out.height = h;
   out.block_hash = hash;
-  out.log_size = range_.size();
+  out.log_size = range.size();
   out.log_root = root;
   out.execution = std::move(exec);
-  return out;
+  return staged;
 }
 
 Result<pb::Block> Ledger::BlockAt(uint64_t h) const {
@@ -585,10 +718,12 @@ Result<pb::CommitCertificate> Ledger::CertificateAt(uint64_t h) const {
   return cert;
 }
 
-Result<lpb::BlockInfo> Ledger::InfoAt(uint64_t h) const {
+Result<lpb::BlockInfo> Ledger::InfoAt(uint64_t h) const { return InfoIn(*store_, h); }
+
+Result<lpb::BlockInfo> Ledger::InfoIn(const KvReader& kv, uint64_t h) {
   const std::string key = keys::BlockInfo(h);
   std::string v;
-  Status s = store_->Get(Cf::kBlocks, key, &v);
+  Status s = kv.Get(Cf::kBlocks, key, &v);
   if (s.code() == StatusCode::kNotFound) {
     return NotFound("no block info at height " + std::to_string(h));
   }

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,31 @@ class Ledger {
                                         const ::healthchain::v1::CommitCertificate& certificate,
                                         const Attestation& attestation, const PrepareFn& prepare,
                                         const crypto::Verifier& tx_verifier);
+  // R26 for a run of fetched blocks: `run` extends the tip in height order and `attestation`
+  // claims the log after its last block. That log commits to every entry of the run, so when the
+  // attestation checks out the run is executed with every signature taken as valid, each block
+  // over the writes of those before it, and written in ONE synced batch only if the last block
+  // yields the attested log (every block is then `signatures_attested`). Otherwise the blocks are
+  // committed one by one with every signature checked, as Commit does; a block the first pass
+  // found faulty for a reason no signature changes (R23) is refused without checking its
+  // signatures. `prepare` may be called twice per block.
+  struct RunBlock {
+    std::string_view header;  // BlockHeader bytes
+    const ::healthchain::v1::CommitCertificate* certificate = nullptr;
+    PrepareFn prepare;
+  };
+  // `blocks` were committed, in height order; `status` is why the block after them was not (OK
+  // when the whole run committed).
+  struct CommittedRun {
+    std::vector<CommittedBlock> blocks;
+    Status status;
+  };
+  CommittedRun CommitAttestedRun(std::span<const RunBlock> run, const Attestation& attestation,
+                                 const crypto::Verifier& tx_verifier);
+  // `block` as a member of a run (it must outlive the RunBlock); InvalidArgument when its header
+  // does not parse or it holds too many txs (R23).
+  Result<RunBlock> RunBlockOf(const ::healthchain::v1::Block& block,
+                              const ::healthchain::v1::CommitCertificate& certificate) const;
   // R26: the log after block `height` that `attestation` certifies: its header parses, names this
   // chain, a later height and `height` as its exec_height, and its certificate holds 2f+1 valid
   // COMMIT signatures for it. InvalidArgument naming what does not check out.
@@ -144,6 +170,33 @@ class Ledger {
                                         const ::healthchain::v1::CommitCertificate& certificate,
                                         ExecutableBlock prepared, const LogClaim* expected,
                                         bool* mismatch);
+  // A block checked (R23) and executed over `kv` after the chain's end `end` (the tip, or the
+  // last block staged before it in a run): the batch that commits it and the end after it.
+  // Nothing is written. *mismatch (when given) is set for a block that does not yield `expected`
+  // or whose header's claim on an earlier log (exec_height) does not match.
+  struct Staged {
+    KvBatch batch;
+    ::healthchain::ledger::v1::ChainTip tip;
+    crypto::CompactRange range;
+    CommittedBlock out;
+  };
+  Result<Staged> Stage(const KvReader& kv, const ::healthchain::ledger::v1::ChainTip& end,
+                       const crypto::CompactRange& end_range, std::string_view header,
+                       const ::healthchain::v1::CommitCertificate& certificate,
+                       ExecutableBlock prepared, const LogClaim* expected, bool* mismatch) const;
+  // Writes a staged batch (synced) and moves the tip; a failed write breaks the ledger.
+  Status WriteStaged(const KvBatch& batch, ::healthchain::ledger::v1::ChainTip tip,
+                     crypto::CompactRange range);
+  Status Broken() const;
+  // R23's certificate check alone, before any tx signature of the block is checked.
+  Status CheckCertified(std::string_view header,
+                        const ::healthchain::v1::CommitCertificate& certificate) const;
+  Hash32 HashOf(const ::healthchain::ledger::v1::ChainTip& tip) const;
+  Result<LogClaim> LogClaimIn(const KvReader& kv, const ::healthchain::ledger::v1::ChainTip& end,
+                              uint64_t height) const;
+  Status CheckLogClaimIn(const KvReader& kv, const ::healthchain::ledger::v1::ChainTip& end,
+                         uint64_t exec_height, uint64_t log_size, ByteView log_root) const;
+  static Result<::healthchain::ledger::v1::BlockInfo> InfoIn(const KvReader& kv, uint64_t height);
 
   std::unique_ptr<KvStore> store_;
   Genesis genesis_;

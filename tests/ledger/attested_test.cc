@@ -71,6 +71,20 @@ class AttestedTest : public ::testing::Test {
         c.block, c.certificate, Attestation{next.block.header(), &next.certificate}, &tx_checks_);
   }
 
+  // The follower commits chain_[from, to) as one run attested by chain_[to]'s header (which
+  // claims the log after chain_[to - 1]), or by `attesting` when given.
+  Ledger::CommittedRun FollowRun(size_t from, size_t to, const Certified* attesting = nullptr) {
+    std::vector<Ledger::RunBlock> run;
+    for (size_t i = from; i < to; ++i) {
+      Result<Ledger::RunBlock> b = follower_->RunBlockOf(chain_[i].block, chain_[i].certificate);
+      EXPECT_TRUE(b.ok()) << b.status().ToString();
+      if (b.ok()) run.push_back(std::move(b).value());
+    }
+    const Certified& a = attesting ? *attesting : chain_[to];
+    return follower_->CommitAttestedRun(run, Attestation{a.block.header(), &a.certificate},
+                                        tx_checks_);
+  }
+
   void ExpectSameLedgers() {
     EXPECT_EQ(follower_->height(), source_->height());
     EXPECT_EQ(follower_->tip_hash(), source_->tip_hash());
@@ -181,6 +195,100 @@ TEST_F(AttestedTest, AnAttestedLogTheBlockDoesNotYieldMeansCheckingEverySignatur
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_FALSE(r->signatures_attested);
   EXPECT_EQ(tx_checks_.calls - before, 2);
+  ExpectSameLedgers();
+}
+
+// One later header attests a whole run of blocks: its log root commits to every entry of the run.
+// Heights no header names (a proposer that executed two blocks between proposals) are covered.
+TEST_F(AttestedTest, OneHeaderAttestsARunOfBlocks) {
+  Produce({f.RegisterOrg("gov", "h1", pb::ORG_ROLE_HOSPITAL),
+           f.RegisterOrg("gov", "i1", pb::ORG_ROLE_INSURER), f.RegisterPolicy("gov", "bppc-1"),
+           f.Enroll("h1", "alice")});
+  Produce({f.Anchor("h1", "r1", "alice"), f.Anchor("h1", "r2", "alice")});
+  Produce({f.Access("h1", "r1"), f.Access("i1", "r2"), "garbage"});
+  Produce({f.Enroll("bob", "bob")});
+
+  Ledger::CommittedRun run = FollowRun(0, 3);  // blocks 1..3, attested by block 4's header
+  ASSERT_TRUE(run.status.ok()) << run.status.ToString();
+  ASSERT_EQ(run.blocks.size(), 3u);
+  EXPECT_EQ(tx_checks_.calls, 0);
+  for (size_t i = 0; i < run.blocks.size(); ++i) {
+    EXPECT_TRUE(run.blocks[i].signatures_attested) << "block " << i + 1;
+    EXPECT_EQ(run.blocks[i].height, i + 1);
+    EXPECT_EQ(run.blocks[i].log_root, source_->LogClaimAt(i + 1)->log_root);
+    EXPECT_EQ(run.blocks[i].execution.receipts.size(), chain_[i].block.txs_size());
+  }
+  EXPECT_EQ(follower_->height(), 3u);
+  // What the run wrote reads back as Commit would have written it: block 4 checks its claim on
+  // the log after block 3 against the stored block info, and the stored blocks are the source's.
+  ASSERT_TRUE(Follow(3).ok());
+  for (uint64_t h = 1; h <= 4; ++h) {
+    EXPECT_EQ(follower_->BlockAt(h)->SerializeAsString(), source_->BlockAt(h)->SerializeAsString());
+    EXPECT_EQ(follower_->InfoAt(h)->SerializeAsString(), source_->InfoAt(h)->SerializeAsString());
+  }
+  ExpectSameLedgers();
+}
+
+// A forged signature anywhere in the run changes the log the run yields: the follower checks
+// every signature of the run and commits its own execution, with the validators' R4 receipt.
+// Block 2 holds the forged signature; block 3's header claims the log after block 2.
+class AttestedRunTest : public AttestedTest {
+ protected:
+  AttestedRunTest() {
+    Produce({f.RegisterOrg("gov", "h1", pb::ORG_ROLE_HOSPITAL), f.Enroll("h1", "alice")});
+    Produce({f.Anchor("h1", "r1", "alice"), BrokenSignature(f.Anchor("h1", "r2", "alice"))});
+    Produce({f.Access("h1", "r1")});
+    Produce({});
+  }
+
+  void ExpectCheckedRun(const Ledger::CommittedRun& run, size_t blocks, int checks) {
+    ASSERT_TRUE(run.status.ok()) << run.status.ToString();
+    ASSERT_EQ(run.blocks.size(), blocks);
+    EXPECT_EQ(tx_checks_.calls, checks);
+    for (const CommittedBlock& b : run.blocks) EXPECT_FALSE(b.signatures_attested);
+    EXPECT_EQ(run.blocks[1].execution.receipts[1].rule(), "R4");
+    for (size_t i = blocks; i < chain_.size(); ++i) ASSERT_TRUE(Follow(i).ok());
+    ExpectSameLedgers();
+  }
+};
+
+TEST_F(AttestedRunTest, ABadSignatureInTheAttestedBlockMeansCheckingTheRun) {
+  ExpectCheckedRun(FollowRun(0, 2), 2, 4);  // block 3's header attests the log after block 2
+}
+
+TEST_F(AttestedRunTest, ABadSignatureBeforeAClaimInsideTheRunMeansCheckingTheRun) {
+  ExpectCheckedRun(FollowRun(0, 3), 3, 5);  // block 3's own claim fails inside the run
+}
+
+// A block of the run that does not check out (here its certificate) is refused without checking
+// its signatures; the blocks before it are committed, checked, as no header attests them alone.
+TEST_F(AttestedTest, ARunStopsAtABlockThatDoesNotCheckOut) {
+  Produce({f.RegisterOrg("gov", "h1", pb::ORG_ROLE_HOSPITAL), f.Enroll("h1", "alice")});
+  Produce({f.Anchor("h1", "r1", "alice"), f.Anchor("h1", "r2", "alice")});
+  Produce({f.Access("h1", "r1")});
+  Produce({});
+  chain_[1].certificate.mutable_signatures(0)->set_signature(std::string(64, 'x'));
+
+  Ledger::CommittedRun run = FollowRun(0, 3);
+  ASSERT_FALSE(run.status.ok());
+  EXPECT_EQ(run.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(run.status.message().find("commit certificate"), std::string::npos)
+      << run.status.ToString();
+  ASSERT_EQ(run.blocks.size(), 1u);
+  EXPECT_FALSE(run.blocks[0].signatures_attested);
+  EXPECT_EQ(tx_checks_.calls, 2);  // block 1's; none of block 2's
+  EXPECT_EQ(follower_->height(), 1u);
+
+  // An attestation of another height than the run's last: every signature is checked.
+  Ledger::CommittedRun again = FollowRun(1, 2, &chain_[3]);
+  ASSERT_FALSE(again.status.ok());  // block 2's certificate is still bad
+  chain_[1] = {chain_[1].block, Certify(chain_[1].block)};
+  again = FollowRun(1, 3, &chain_[2]);  // block 3 attests height 2, not 3
+  ASSERT_TRUE(again.status.ok()) << again.status.ToString();
+  ASSERT_EQ(again.blocks.size(), 2u);
+  EXPECT_FALSE(again.blocks[0].signatures_attested);
+  EXPECT_EQ(tx_checks_.calls, 2 + 3);
+  ASSERT_TRUE(Follow(3).ok());
   ExpectSameLedgers();
 }
 
