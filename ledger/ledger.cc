@@ -509,22 +509,21 @@ Ledger::CommittedRun Ledger::CommitAttestedRun(std::span<const RunBlock> run,
       }
       staged->out.signatures_attested = true;
       staged_blocks.push_back(std::move(staged->out));
-      if (run.size() == 1) {
-        out.status = WriteStaged(staged->batch, std::move(staged->tip), std::move(staged->range));
-      } else {
-        for (KvWrite& w : staged->batch.writes) {
+      end = std::move(staged->tip);
+      end_range = std::move(staged->range);
+      KvBatch& batch = staged->batch;
+      if (run.size() > 1) {  // the next blocks read this one's writes through the view
+        for (KvWrite& w : batch.writes) {
           if (w.value) {
             view.Put(w.cf, std::move(w.key), std::move(*w.value));
           } else {
             view.Delete(w.cf, std::move(w.key));
           }
         }
-        end = std::move(staged->tip);
-        end_range = std::move(staged->range);
-        if (is_last)
-          out.status = WriteStaged(view.TakeWrites(), std::move(end), std::move(end_range));
+        if (is_last) batch = view.TakeWrites();
       }
       if (is_last) {
+        out.status = WriteStaged(batch, std::move(end), std::move(end_range));
         if (out.status.ok()) out.blocks = std::move(staged_blocks);
         return out;
       }

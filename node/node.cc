@@ -7,6 +7,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <thread>
 #include <unordered_map>
 
@@ -1229,80 +1230,105 @@ void NodeImpl::FollowerLoop() {
 
 size_t NodeImpl::ApplyFetched(uint32_t peer, const consensus::StateResponse& resp) {
   const uint64_t tip0 = ledger_height_.load();
+  const size_t count = resp.blocks.size();
   std::vector<pb::Block> blocks;
   std::vector<pb::CommitCertificate> certs;
-  blocks.reserve(resp.blocks.size());
-  certs.reserve(resp.blocks.size());
-  // R26: the first later block of the response whose header claims the log after height h (its
-  // exec_height) attests block h, which then executes without checking its txs' signatures.
-  std::unordered_map<uint64_t, size_t> attester;
+  std::vector<uint64_t> heights;
+  blocks.reserve(count);
+  certs.reserve(count);
+  heights.reserve(count);
+  // R26: a block whose header claims the log after height e (its exec_height) attests every
+  // block up to e, the log after e committing to all their entries: each run of fetched blocks
+  // that ends at such an e executes without checking its txs' signatures.
+  std::map<uint64_t, size_t> attester;  // e -> the first fetched block claiming the log after e
   for (const consensus::CertifiedBlock& cb : resp.blocks) {
     blocks.push_back(ToPbBlock(cb.block));
     certs.push_back(ToPbCert(cb.certificate));
+    heights.push_back(cb.certificate.height.value());
     if (const std::optional<uint64_t> exec = ExecHeightOf(blocks.back().header())) {
       attester.emplace(*exec, blocks.size() - 1);
     }
   }
+  const uint64_t attested_to = attester.empty() ? 0 : attester.rbegin()->first;
   // The other blocks' signatures are the bulk of catch-up: workers check them into the verified
   // cache while this thread executes, once the block's certificate checks out (so that a peer
   // cannot make this node check signatures of txs no quorum certified).
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    const uint64_t height = resp.blocks[i].certificate.height.value();
-    if (height <= tip0 || attester.contains(height)) continue;
+  for (size_t i = 0; i < count; ++i) {
+    if (heights[i] <= std::max(tip0, attested_to)) continue;
     const Hash32 hash = consensus::BlockHash(AsBytes(blocks[i].header()));
-    if (ledger::CheckCertificate(certs[i], height, hash, ledger_->genesis(), *verifier_).ok()) {
+    if (ledger::CheckCertificate(certs[i], heights[i], hash, ledger_->genesis(), *verifier_).ok()) {
       preverify_->Submit(resp.blocks[i].block.txs);
     }
   }
   size_t applied = 0;
   uint64_t first = 0;
-  for (size_t i = 0; i < resp.blocks.size(); ++i) {
-    const consensus::CertifiedBlock& cb = resp.blocks[i];
+  size_t i = 0;
+  while (i < count) {
     const uint64_t tip = ledger_height_.load();
-    const uint64_t height = cb.certificate.height.value();
-    if (height <= tip) continue;
-    if (height != tip + 1) break;  // strictly in height order
-    const pb::Block& block = blocks[i];
-    const pb::CommitCertificate& cert = certs[i];
-    // The ledger checks the header against the tip and the certificate against the genesis
+    if (heights[i] <= tip) {
+      ++i;
+      continue;
+    }
+    if (heights[i] != tip + 1) break;  // strictly in height order
+    // The run up to the nearest attested height, when the response holds every block of it.
+    std::vector<ledger::Ledger::RunBlock> run;
+    const auto att = attester.lower_bound(heights[i]);
+    if (att != attester.end()) {
+      for (size_t j = i; j < count && heights[j] <= att->first; ++j) {
+        Result<ledger::Ledger::RunBlock> b = ledger_->RunBlockOf(blocks[j], certs[j]);
+        if (!b.ok() || heights[j] != heights[i] + (j - i)) break;
+        run.push_back(std::move(b).value());
+      }
+      if (run.empty() || heights[i] + run.size() - 1 != att->first) run.clear();
+    }
+    // The ledger checks each header against the chain and each certificate against the genesis
     // validators (2f+1 valid COMMIT signatures), and every tx signature (through the verified
-    // cache the pre-verify workers fill) unless a later certified header attests the block's log
+    // cache the pre-verify workers fill) unless a later certified header attests the run's log
     // (R26): no trust in the peer.
-    const auto att = attester.find(height);
-    Result<ledger::CommittedBlock> committed = Status(StatusCode::kInternal, "not run");
+    ledger::Ledger::CommittedRun committed;
     {
       std::unique_lock lock(ledger_mu_);
-      if (att != attester.end()) {
+      if (!run.empty()) {
         const size_t a = att->second;
-        committed =
-            ledger_->CommitAttested(block, cert, ledger::Attestation{blocks[a].header(), &certs[a]},
-                                    &mempool_->block_verifier());
+        committed = ledger_->CommitAttestedRun(
+            run, ledger::Attestation{blocks[a].header(), &certs[a]}, mempool_->block_verifier());
       } else {
-        committed = ledger_->Commit(block, cert, &mempool_->block_verifier());
+        Result<ledger::CommittedBlock> one =
+            ledger_->Commit(blocks[i], certs[i], &mempool_->block_verifier());
+        if (one.ok()) {
+          committed.blocks.push_back(std::move(one).value());
+        } else {
+          committed.status = one.status();
+        }
       }
     }
-    if (committed.ok()) CountAttested(att != attester.end(), *committed, height);
-    if (!committed.ok()) {
+    for (const ledger::CommittedBlock& c : committed.blocks) {
+      const pb::Block& block = blocks[i];
+      CountAttested(!run.empty(), c, heights[i]);
+      ledger_height_ = heights[i];
+      if (applied == 0) first = heights[i];
+      ++applied;
+      m_->state_transfer_blocks.Inc();
+      std::vector<TxId> ids;
+      ids.reserve(block.txs_size());
+      for (const std::string& tx : block.txs()) ids.push_back(ledger::TxIdOf(AsBytes(tx)));
+      pb::BlockHeader header;
+      if (header.ParseFromString(block.header())) {
+        PublishCommitted(resp.blocks[i].block.txs, header.timestamp_ms(), c, std::nullopt);
+      }
+      AfterCommit(ids, c, certs[i], false);
+      ++i;
+    }
+    if (!committed.status.ok()) {
       CountFrameDrop("bad_state_block");
-      spdlog::warn("state transfer: refused block {} from peer {}: {}", height, peer,
-                   committed.status().ToString());
-      if (committed.status().code() != StatusCode::kInvalidArgument) {
-        Fatal("committing block " + std::to_string(height) + ": " + committed.status().ToString());
+      spdlog::warn("state transfer: refused block {} from peer {}: {}", heights[i], peer,
+                   committed.status.ToString());
+      if (committed.status.code() != StatusCode::kInvalidArgument) {
+        Fatal("committing block " + std::to_string(heights[i]) + ": " +
+              committed.status.ToString());
       }
       break;
     }
-    ledger_height_ = height;
-    if (applied == 0) first = height;
-    ++applied;
-    m_->state_transfer_blocks.Inc();
-    std::vector<TxId> ids;
-    ids.reserve(block.txs_size());
-    for (const std::string& tx : block.txs()) ids.push_back(ledger::TxIdOf(AsBytes(tx)));
-    pb::BlockHeader header;
-    if (header.ParseFromString(block.header())) {
-      PublishCommitted(cb.block.txs, header.timestamp_ms(), committed.value(), std::nullopt);
-    }
-    AfterCommit(ids, committed.value(), cert, false);
   }
   if (applied > 0) {
     spdlog::info("state transfer: applied blocks {}..{} from peer {} (peer height {})", first,
