@@ -23,6 +23,7 @@
 #include "ledger/rocks_store.h"
 #include "ledger/state_machine.h"
 #include "ledger/tx.h"
+#include "node/attested_runs.h"
 #include "node/backup.h"
 #include "node/limits.h"
 #include "node/node_impl.h"
@@ -1249,12 +1250,11 @@ size_t NodeImpl::ApplyFetched(uint32_t peer, const consensus::StateResponse& res
       attester.emplace(*exec, blocks.size() - 1);
     }
   }
-  const uint64_t attested_to = attester.empty() ? 0 : attester.rbegin()->first;
   // The other blocks' signatures are the bulk of catch-up: workers check them into the verified
   // cache while this thread executes, once the block's certificate checks out (so that a peer
   // cannot make this node check signatures of txs no quorum certified).
   for (size_t i = 0; i < count; ++i) {
-    if (heights[i] <= std::max(tip0, attested_to)) continue;
+    if (heights[i] <= tip0 || AttestedRunFrom(heights, attester, i)) continue;
     const Hash32 hash = consensus::BlockHash(AsBytes(blocks[i].header()));
     if (ledger::CheckCertificate(certs[i], heights[i], hash, ledger_->genesis(), *verifier_).ok()) {
       preverify_->Submit(resp.blocks[i].block.txs);
@@ -1272,14 +1272,14 @@ size_t NodeImpl::ApplyFetched(uint32_t peer, const consensus::StateResponse& res
     if (heights[i] != tip + 1) break;  // strictly in height order
     // The run up to the nearest attested height, when the response holds every block of it.
     std::vector<ledger::Ledger::RunBlock> run;
-    const auto att = attester.lower_bound(heights[i]);
-    if (att != attester.end()) {
-      for (size_t j = i; j < count && heights[j] <= att->first; ++j) {
-        Result<ledger::Ledger::RunBlock> b = ledger_->RunBlockOf(blocks[j], certs[j]);
-        if (!b.ok() || heights[j] != heights[i] + (j - i)) break;
-        run.push_back(std::move(b).value());
+    const std::optional<AttestedRun> plan = AttestedRunFrom(heights, attester, i);
+    for (size_t j = i; plan && j < plan->end; ++j) {
+      Result<ledger::Ledger::RunBlock> b = ledger_->RunBlockOf(blocks[j], certs[j]);
+      if (!b.ok()) {  // committed on its own, and refused there with the reason
+        run.clear();
+        break;
       }
-      if (run.empty() || heights[i] + run.size() - 1 != att->first) run.clear();
+      run.push_back(std::move(b).value());
     }
     // The ledger checks each header against the chain and each certificate against the genesis
     // validators (2f+1 valid COMMIT signatures), and every tx signature (through the verified
@@ -1289,7 +1289,7 @@ size_t NodeImpl::ApplyFetched(uint32_t peer, const consensus::StateResponse& res
     {
       std::unique_lock lock(ledger_mu_);
       if (!run.empty()) {
-        const size_t a = att->second;
+        const size_t a = plan->attester;
         committed = ledger_->CommitAttestedRun(
             run, ledger::Attestation{blocks[a].header(), &certs[a]}, mempool_->block_verifier());
       } else {

@@ -1,0 +1,21 @@
+#include "node/attested_runs.h"
+
+namespace hc::node {
+
+std::optional<AttestedRun> AttestedRunFrom(std::span<const uint64_t> heights,
+                                           const std::map<uint64_t, size_t>& claims, size_t first) {
+  if (first >= heights.size()) return std::nullopt;
+  const auto claim = claims.lower_bound(heights[first]);
+  if (claim == claims.end()) return std::nullopt;
+  const uint64_t last_height = claim->first;
+  const uint64_t count = last_height - heights[first] + 1;
+  if (count > heights.size() - first) return std::nullopt;  // the response ends before it
+  for (uint64_t k = 1; k < count; ++k) {
+    if (heights[first + k] != heights[first] + k) return std::nullopt;  // a gap, or out of order
+  }
+  const size_t end = first + count;
+  if (claim->second < end) return std::nullopt;  // attested by a block of the run, or before it
+  return AttestedRun{end, claim->second};
+}
+
+}  // namespace hc::node
