@@ -104,10 +104,12 @@ class Ledger {
   // claims the log after its last block. That log commits to every entry of the run, so when the
   // attestation checks out the run is executed with every signature taken as valid, each block
   // over the writes of those before it, and written in ONE synced batch only if the last block
-  // yields the attested log (every block is then `signatures_attested`). Otherwise the blocks are
-  // committed one by one with every signature checked, as Commit does; a block the first pass
-  // found faulty for a reason no signature changes (R23) is refused without checking its
-  // signatures. `prepare` may be called twice per block.
+  // yields the attested log (every block is then `signatures_attested`). Otherwise — the
+  // attestation does not check out, a header inside the run claims a log the run does not hold,
+  // or the last log differs — the blocks are committed one by one with every signature checked,
+  // as Commit does, each block's certificate checked before its txs' signatures; a block the
+  // first pass found faulty for a reason no signature changes (R23: header, txs, certificate) is
+  // refused without checking its signatures. `prepare` may be called twice per block.
   struct RunBlock {
     std::string_view header;  // BlockHeader bytes
     const ::healthchain::v1::CommitCertificate* certificate = nullptr;
