@@ -631,8 +631,9 @@ Result<Ledger::Staged> Ledger::Stage(const KvReader& kv, const lpb::ChainTip& en
   Status claim =
       CheckLogClaimIn(kv, end, header.exec_height(), header.log_size(), AsBytes(header.log_root()));
   if (!claim.ok()) {
-    // Within an attested run the log it is checked against was executed without signatures.
-    if (mismatch != nullptr) *mismatch = true;
+    // A claim on a block of the run being staged (past the stored tip) is checked against a log
+    // executed without signatures; a claim on a stored block is the block's own fault.
+    if (mismatch != nullptr && header.exec_height() > tip_.height()) *mismatch = true;
     return claim;
   }
   if (!header.state_root().empty()) return Reject("state_root is reserved and must be empty");

@@ -175,7 +175,7 @@ class Ledger {
   // A block checked (R23) and executed over `kv` after the chain's end `end` (the tip, or the
   // last block staged before it in a run): the batch that commits it and the end after it.
   // Nothing is written. *mismatch (when given) is set for a block that does not yield `expected`
-  // or whose header's claim on an earlier log (exec_height) does not match.
+  // or whose header's claim on the log after a block staged before it does not match.
   struct Staged {
     KvBatch batch;
     ::healthchain::ledger::v1::ChainTip tip;

@@ -229,6 +229,31 @@ TEST_F(AttestedTest, OneHeaderAttestsARunOfBlocks) {
   ExpectSameLedgers();
 }
 
+// A certified block whose header's claim on a stored block is false is refused for that, without
+// checking its txs' signatures: no signature decides a claim on a block already committed.
+TEST_F(AttestedTest, AFalseClaimOnAStoredBlockIsRefusedWithoutCheckingSignatures) {
+  Produce({f.RegisterOrg("gov", "h1", pb::ORG_ROLE_HOSPITAL), f.Enroll("h1", "alice")});
+  Produce({f.Anchor("h1", "r1", "alice"), f.Anchor("h1", "r2", "alice")});
+  Produce({});
+  ASSERT_TRUE(Follow(0).ok());
+  Certified lying = chain_[1];
+  pb::BlockHeader header;
+  ASSERT_TRUE(header.ParseFromString(lying.block.header()));
+  header.set_log_root(std::string(32, '\x42'));  // the log after block 1
+  lying.block.set_header(header.SerializeAsString());
+  lying.certificate = Certify(lying.block);
+
+  const int before = tx_checks_.calls;
+  Result<CommittedBlock> r = follower_->CommitAttested(
+      lying.block, lying.certificate, Attestation{chain_[2].block.header(), &chain_[2].certificate},
+      &tx_checks_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("log root after height 1"), std::string::npos)
+      << r.status().ToString();
+  EXPECT_EQ(tx_checks_.calls, before);
+  EXPECT_EQ(follower_->height(), 1u);
+}
+
 // A forged signature anywhere in the run changes the log the run yields: the follower checks
 // every signature of the run and commits its own execution, with the validators' R4 receipt.
 // Block 2 holds the forged signature; block 3's header claims the log after block 2.
