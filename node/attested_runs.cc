@@ -8,8 +8,8 @@ std::optional<AttestedRun> AttestedRunFrom(std::span<const uint64_t> heights,
   const auto claim = claims.lower_bound(heights[first]);
   if (claim == claims.end()) return std::nullopt;
   const uint64_t last_height = claim->first;
-  const uint64_t count = last_height - heights[first] + 1;
-  if (count > heights.size() - first) return std::nullopt;  // the response ends before it
+  const uint64_t count = last_height - heights[first] + 1;  // 0 only if it wrapped around
+  if (count == 0 || count > heights.size() - first) return std::nullopt;  // the response ends first
   for (uint64_t k = 1; k < count; ++k) {
     if (heights[first + k] != heights[first] + k) return std::nullopt;  // a gap, or out of order
   }

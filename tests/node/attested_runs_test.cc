@@ -46,8 +46,9 @@ TEST_F(AttestedRunsTest, ARunNeedsEveryHeightInOrderAndALaterAttester) {
   // Out of order.
   const std::vector<uint64_t> swapped = {10, 12, 11, 13, 14};
   EXPECT_FALSE(AttestedRunFrom(swapped, {{12, 4}}, 0).has_value());
-  // The response ends before the claimed height.
+  // The response ends before the claimed height; a claim so far that the count wraps around.
   EXPECT_FALSE(AttestedRunFrom(std::vector<uint64_t>{10, 11}, {{12, 1}}, 0).has_value());
+  EXPECT_FALSE(AttestedRunFrom(std::vector<uint64_t>{0, 1}, {{UINT64_MAX, 1}}, 0).has_value());
   // The claiming block is inside the run (a header cannot claim its own or a later height's log:
   // R23 refuses it; a peer may still send one).
   EXPECT_FALSE(AttestedRunFrom(heights_, {{12, 1}}, 0).has_value());
