@@ -30,11 +30,15 @@ Hash32 ToHash(const std::string& s) {
 
 Status Reject(std::string what) { return InvalidArgument("R23: " + std::move(what)); }
 
+// A block header within R23's size bound that parses.
+bool ParseHeader(std::string_view bytes, pb::BlockHeader* header) {
+  return bytes.size() <= kBlockHeaderMaxBytes &&
+         header->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+}
+
 // R23's first checks of a received block: its header parses and its txs are within the count.
 Status ParseBlockShape(const pb::Block& block, pb::BlockHeader* header) {
-  if (block.header().size() > kBlockHeaderMaxBytes || !header->ParseFromString(block.header())) {
-    return Reject("block header does not parse");
-  }
+  if (!ParseHeader(block.header(), header)) return Reject("block header does not parse");
   if (static_cast<size_t>(block.txs_size()) > kBlockTxsMax) {
     return Reject("block holds " + std::to_string(block.txs_size()) + " txs, over the limit");
   }
@@ -388,11 +392,8 @@ Result<LogClaim> Ledger::AttestedLog(uint64_t h, const Attestation& attestation)
   auto refuse = [](std::string what) { return InvalidArgument("R26: " + std::move(what)); };
   if (attestation.certificate == nullptr) return refuse("no certificate");
   pb::BlockHeader header;
-  if (attestation.header.size() > kBlockHeaderMaxBytes ||
-      !header.ParseFromArray(attestation.header.data(),
-                             static_cast<int>(attestation.header.size()))) {
+  if (!ParseHeader(attestation.header, &header))
     return refuse("the attesting header does not parse");
-  }
   if (header.chain_id() != genesis_.chain_id) {
     return refuse("the attesting header is for chain '" + header.chain_id() + "'");
   }
@@ -423,12 +424,14 @@ Result<CommittedBlock> Ledger::CommitAttested(const pb::Block& block,
 Status Ledger::CheckCertified(std::string_view header_bytes,
                               const pb::CommitCertificate& certificate) const {
   pb::BlockHeader header;
-  if (header_bytes.size() > kBlockHeaderMaxBytes ||
-      !header.ParseFromArray(header_bytes.data(), static_cast<int>(header_bytes.size()))) {
-    return Reject("block header does not parse");
-  }
-  Status cs = CheckCertificate(certificate, header.height(),
-                               consensus::BlockHash(AsBytes(header_bytes)), genesis_, verifier_);
+  if (!ParseHeader(header_bytes, &header)) return Reject("block header does not parse");
+  return CheckBlockCertificate(certificate, header.height(),
+                               consensus::BlockHash(AsBytes(header_bytes)));
+}
+
+Status Ledger::CheckBlockCertificate(const pb::CommitCertificate& certificate, uint64_t height,
+                                     const Hash32& hash) const {
+  Status cs = CheckCertificate(certificate, height, hash, genesis_, verifier_);
   if (!cs.ok()) return Reject("commit certificate: " + cs.message());
   return Status::Ok();
 }
@@ -478,10 +481,7 @@ Ledger::CommittedRun Ledger::CommitAttestedRun(std::span<const RunBlock> run,
   Status refused;
   pb::BlockHeader last;
   Result<LogClaim> expected = InvalidArgument("R26: the run's last header does not parse");
-  if (run.back().header.size() <= kBlockHeaderMaxBytes &&
-      last.ParseFromArray(run.back().header.data(), static_cast<int>(run.back().header.size()))) {
-    expected = AttestedLog(last.height(), attestation);
-  }
+  if (ParseHeader(run.back().header, &last)) expected = AttestedLog(last.height(), attestation);
   if (expected.ok()) {
     static const AttestedSignatures kAttested;
     // Each block executes over the writes of those before it; the run is written in one batch.
@@ -583,10 +583,7 @@ Result<Ledger::Staged> Ledger::Stage(const KvReader& kv, const lpb::ChainTip& en
                                      bool* mismatch) const {
   // R23: the block must extend the chain's end (the tip, or the run staged before it).
   pb::BlockHeader header;
-  if (header_bytes.size() > kBlockHeaderMaxBytes ||
-      !header.ParseFromArray(header_bytes.data(), static_cast<int>(header_bytes.size()))) {
-    return Reject("block header does not parse");
-  }
+  if (!ParseHeader(header_bytes, &header)) return Reject("block header does not parse");
   const uint64_t h = header.height();
   if (header.chain_id() != genesis_.chain_id) {
     return Reject("block is for chain '" + header.chain_id() + "'");
@@ -638,8 +635,7 @@ Result<Ledger::Staged> Ledger::Stage(const KvReader& kv, const lpb::ChainTip& en
   }
   if (!header.state_root().empty()) return Reject("state_root is reserved and must be empty");
   const Hash32 hash = consensus::BlockHash(AsBytes(header_bytes));
-  Status cs = CheckCertificate(certificate, h, hash, genesis_, verifier_);
-  if (!cs.ok()) return Reject("commit certificate: " + cs.message());
+  HC_RETURN_IF_ERROR(CheckBlockCertificate(certificate, h, hash));
 
   HC_ASSIGN_OR_RETURN(ExecutionResult exec, Execute(prepared, kv));
   if (exec.first_entry != end_range.size()) {

@@ -193,6 +193,9 @@ class Ledger {
   // R23's certificate check alone, before any tx signature of the block is checked.
   Status CheckCertified(std::string_view header,
                         const ::healthchain::v1::CommitCertificate& certificate) const;
+  // R23: `certificate` holds 2f+1 valid COMMITs for (height, hash); Reject naming what does not.
+  Status CheckBlockCertificate(const ::healthchain::v1::CommitCertificate& certificate,
+                               uint64_t height, const Hash32& hash) const;
   Hash32 HashOf(const ::healthchain::ledger::v1::ChainTip& tip) const;
   Result<LogClaim> LogClaimIn(const KvReader& kv, const ::healthchain::ledger::v1::ChainTip& end,
                               uint64_t height) const;
