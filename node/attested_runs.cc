@@ -18,4 +18,19 @@ std::optional<AttestedRun> AttestedRunFrom(std::span<const uint64_t> heights,
   return AttestedRun{end, claim->second};
 }
 
+std::map<size_t, AttestedRun> AttestedRunsIn(std::span<const uint64_t> heights,
+                                             const std::map<uint64_t, size_t>& claims) {
+  std::map<size_t, AttestedRun> out;
+  for (size_t first = 0; first < heights.size();) {
+    const std::optional<AttestedRun> run = AttestedRunFrom(heights, claims, first);
+    if (!run) {
+      ++first;
+      continue;
+    }
+    out.emplace(first, *run);
+    first = run->end;
+  }
+  return out;
+}
+
 }  // namespace hc::node

@@ -26,4 +26,10 @@ struct AttestedRun {
 std::optional<AttestedRun> AttestedRunFrom(std::span<const uint64_t> heights,
                                            const std::map<uint64_t, size_t>& claims, size_t first);
 
+// Every run of a batch of blocks committed together (a validator's replica commits a state
+// transfer's blocks in one batch of actions), planned from the first block: by the index of each
+// run's first block. A block no run covers is committed on its own.
+std::map<size_t, AttestedRun> AttestedRunsIn(std::span<const uint64_t> heights,
+                                             const std::map<uint64_t, size_t>& claims);
+
 }  // namespace hc::node

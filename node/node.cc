@@ -96,22 +96,34 @@ std::optional<uint64_t> ExecHeightOf(std::string_view header_bytes) {
   return header.exec_height();
 }
 
-// R26: the blocks of `actions` (a state transfer commits many at once) that a later block of the
-// same actions attests, by the exec_height in its header.
-std::unordered_map<uint64_t, AttestingBlock> AttestationsAmong(const consensus::Actions& actions) {
-  std::unordered_map<uint64_t, AttestingBlock> out;
-  size_t commits = 0;
+// R26 for the blocks a batch of actions commits (a state transfer commits many at once): the run
+// of blocks a later block of the same batch attests (node/attested_runs.h), by the position among
+// the batch's commits of the run's first block.
+struct PlannedRun {
+  size_t end = 0;  // the position after the run's last block
+  AttestingBlock attestation;
+};
+
+std::map<size_t, PlannedRun> RunsAmong(const consensus::Actions& actions) {
+  std::vector<const consensus::CertifiedBlock*> commits;
   for (const consensus::Action& action : actions) {
-    commits += std::holds_alternative<consensus::CommitAction>(action) ? 1 : 0;
+    if (const auto* c = std::get_if<consensus::CommitAction>(&action)) commits.push_back(&c->block);
   }
-  if (commits < 2) return out;  // the usual case, live: one block attests none of its own
-  for (const consensus::Action& action : actions) {
-    const auto* c = std::get_if<consensus::CommitAction>(&action);
-    if (c == nullptr) continue;
-    const std::string header = AsStr(c->block.block.header);
-    const std::optional<uint64_t> exec = ExecHeightOf(header);
-    if (!exec || out.contains(*exec)) continue;
-    out.emplace(*exec, AttestingBlock{header, ToPbCert(c->block.certificate)});
+  std::map<size_t, PlannedRun> out;
+  if (commits.size() < 2) return out;  // the usual case, live: one block attests none of its own
+  std::vector<uint64_t> heights;
+  std::map<uint64_t, size_t> claims;  // e -> the first committed block claiming the log after e
+  heights.reserve(commits.size());
+  for (size_t k = 0; k < commits.size(); ++k) {
+    heights.push_back(commits[k]->certificate.height.value());
+    if (const std::optional<uint64_t> exec = ExecHeightOf(AsStr(commits[k]->block.header))) {
+      claims.emplace(*exec, k);
+    }
+  }
+  for (const auto& [first, run] : AttestedRunsIn(heights, claims)) {
+    const consensus::CertifiedBlock& attester = *commits[run.attester];
+    out.emplace(first, PlannedRun{run.end, AttestingBlock{std::string(AsStr(attester.block.header)),
+                                                          ToPbCert(attester.certificate)}});
   }
   return out;
 }
@@ -703,7 +715,10 @@ void NodeImpl::PublishSnapshot() {
 }
 
 void NodeImpl::Apply(consensus::Actions actions) {
-  std::unordered_map<uint64_t, AttestingBlock> attestations = AttestationsAmong(actions);
+  std::map<size_t, PlannedRun> runs = RunsAmong(actions);
+  size_t commit_pos = 0;       // the position of the next CommitAction among the batch's commits
+  std::optional<ExecJob> job;  // the blocks committed so far for the executor's next job
+  size_t job_end = 0;          // the position after the job's last block
   std::vector<consensus::PersistRecord> persists;
   auto flush = [&]() -> bool {
     if (persists.empty()) return true;
@@ -742,24 +757,32 @@ void NodeImpl::Apply(consensus::Actions actions) {
             std::vector<TxId> ids = app_->TxIds(a.block.block);
             mempool_->MarkCommitted(ids);
             const uint64_t h = a.block.certificate.height.value();
-            ExecJob job{std::move(a.block), std::nullopt};
-            if (auto att = attestations.find(h); att != attestations.end()) {
-              job.attestation = std::move(att->second);
-            } else if (replica_->state_transfer_active()) {
-              // Fetched by state transfer and not attested: none of its txs was admitted here,
-              // so check their signatures ahead of the executor.
-              preverify_->Submit(job.block.block.txs);
+            const size_t pos = commit_pos++;
+            if (auto run = runs.find(pos); run != runs.end()) {
+              job.emplace(ExecJob{{}, std::move(run->second.attestation)});
+              job_end = run->second.end;
+            } else if (!job) {
+              job.emplace();
+              job_end = pos + 1;
+              if (replica_->state_transfer_active()) {
+                // Fetched by state transfer and not attested: none of its txs was admitted here,
+                // so check their signatures ahead of the executor.
+                preverify_->Submit(a.block.block.txs);
+              }
             }
             for (const TxId& id : ids) committed_unexecuted_[id] = h;
             committed_unexecuted_by_height_[h] = std::move(ids);
+            job->blocks.push_back(std::move(a.block));
+            if (pos + 1 < job_end) return;  // a run goes to the executor whole
             // The executor always drains; waiting here is back-pressure, never a deadlock (the
             // executor's reports use the much larger driver queue).
             bool warned = false;
-            while (!exec_q_.PushFor(std::move(job), std::chrono::milliseconds(200))) {
+            while (!exec_q_.PushFor(std::move(*job), std::chrono::milliseconds(200))) {
               if (exec_q_.closed() || stopping_) return;
               if (!warned) spdlog::warn("executor queue full; the driver waits");
               warned = true;
             }
+            job.reset();
           } else if constexpr (std::is_same_v<T, consensus::FetchBlocksAction>) {
             consensus::StateRequest req;
             req.from_height = a.from_height;
@@ -989,80 +1012,118 @@ void NodeImpl::ExecutorLoop() {
 }
 
 void NodeImpl::ExecuteCertified(ExecJob job) {
-  const consensus::CertifiedBlock& cb = job.block;
   const auto t0 = std::chrono::steady_clock::now();
-  const std::string header_bytes = AsStr(cb.block.header);
-  pb::CommitCertificate cert = ToPbCert(cb.certificate);
-  pb::BlockHeader header;
-  if (!header.ParseFromString(header_bytes)) {
-    Fatal("the replica committed a block whose header does not parse");
-    return;
+  // One per block of the job, in height order; the ledger reads their headers and certificates,
+  // and each block's `prepare` fills its ids and erasures.
+  struct Item {
+    const consensus::CertifiedBlock* cb = nullptr;
+    std::string header_bytes;
+    pb::BlockHeader header;
+    pb::CommitCertificate cert;
+    std::vector<TxId> ids;
+    ErasureCandidates erasures;
+  };
+  std::vector<Item> items(job.blocks.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    Item& it = items[i];
+    it.cb = &job.blocks[i];
+    it.header_bytes = AsStr(it.cb->block.header);
+    it.cert = ToPbCert(it.cb->certificate);
+    if (!it.header.ParseFromString(it.header_bytes)) {
+      Fatal("the replica committed a block whose header does not parse");
+      return;
+    }
   }
-  const uint64_t height = header.height();
-  consensus::ExecSummary summary;
-  std::vector<TxId> ids;
-  std::optional<ledger::CommittedBlock> executed;  // set when this call executed the block
+  // Blocks already in the ledger (a restart raced the replica's resumption) are reported as they
+  // are; the rest still extend the tip, and a run's attestation still claims the log after its
+  // last.
+  std::vector<consensus::ExecSummary> stored;
   {
     std::shared_lock lock(ledger_mu_);
-    if (height <= ledger_->height()) {
-      // Already in the ledger (a restart raced the replica's resumption): report it as is.
+    while (stored.size() < items.size() &&
+           items[stored.size()].header.height() <= ledger_->height()) {
+      const uint64_t height = items[stored.size()].header.height();
       auto s = LedgerSummaryAt(*ledger_, height);
       if (!s.ok()) {
         Fatal("reading block " + std::to_string(height) + ": " + s.status().ToString());
         return;
       }
-      summary = s.value();
+      stored.push_back(s.value());
     }
   }
-  if (summary.height.value() != height) {
-    ErasureCandidates erasures;
-    auto prepare = [&](const crypto::Verifier& verifier) {
+  for (const consensus::ExecSummary& summary : stored) ReportExecuted(summary);
+  const size_t first = stored.size();
+  if (first == items.size()) return;
+
+  auto prepare_of = [this](Item& it) {
+    return [this, &it](const crypto::Verifier& verifier) {
       // The one copy of the tx bytes the ledger needs; the replica's goes to the subscribers.
       std::vector<std::string> txs;
-      txs.reserve(cb.block.txs.size());
-      for (const Bytes& tx : cb.block.txs) txs.emplace_back(AsStr(tx));
-      ledger::ExecutableBlock prepared = ledger::PrepareBlock(
-          height, header.timestamp_ms(), std::move(txs), genesis_.chain_id, verifier);
-      ids.clear();
-      ids.reserve(prepared.txs.size());
-      for (const ledger::BlockTx& t : prepared.txs) ids.push_back(t.tx_id);
-      erasures = ErasuresOf(prepared);
+      txs.reserve(it.cb->block.txs.size());
+      for (const Bytes& tx : it.cb->block.txs) txs.emplace_back(AsStr(tx));
+      ledger::ExecutableBlock prepared =
+          ledger::PrepareBlock(it.header.height(), it.header.timestamp_ms(), std::move(txs),
+                               genesis_.chain_id, verifier);
+      it.ids.clear();
+      it.ids.reserve(prepared.txs.size());
+      for (const ledger::BlockTx& t : prepared.txs) it.ids.push_back(t.tx_id);
+      it.erasures = ErasuresOf(prepared);
       return prepared;
     };
-    Result<ledger::CommittedBlock> committed = Status(StatusCode::kInternal, "not run");
-    {
-      std::unique_lock lock(ledger_mu_);
-      if (job.attestation) {
-        committed = ledger_->CommitAttested(
-            header_bytes, cert,
-            ledger::Attestation{job.attestation->header, &job.attestation->certificate}, prepare,
-            mempool_->block_verifier());
-      } else {
-        committed = ledger_->Commit(header_bytes, cert, prepare(mempool_->block_verifier()));
+  };
+  ledger::Ledger::CommittedRun committed;
+  {
+    std::unique_lock lock(ledger_mu_);
+    if (job.attestation) {
+      std::vector<ledger::Ledger::RunBlock> run;
+      run.reserve(items.size() - first);
+      for (size_t i = first; i < items.size(); ++i) {
+        run.push_back({items[i].header_bytes, &items[i].cert, prepare_of(items[i])});
+      }
+      committed = ledger_->CommitAttestedRun(
+          run, ledger::Attestation{job.attestation->header, &job.attestation->certificate},
+          mempool_->block_verifier());
+    } else {
+      for (size_t i = first; i < items.size() && committed.status.ok(); ++i) {
+        Result<ledger::CommittedBlock> one = ledger_->Commit(
+            items[i].header_bytes, items[i].cert, prepare_of(items[i])(mempool_->block_verifier()));
+        if (one.ok()) {
+          committed.blocks.push_back(std::move(one).value());
+        } else {
+          committed.status = one.status();
+        }
       }
     }
-    if (committed.ok()) CountAttested(job.attestation.has_value(), *committed, height);
-    if (!committed.ok()) {
-      Fatal("the ledger refused certified block " + std::to_string(height) + ": " +
-            committed.status().ToString());
-      return;
-    }
-    ledger_height_ = height;
-    PublishCommitted(cb.block.txs, header.timestamp_ms(), committed.value(),
-                     CommittedErasures(std::move(erasures), committed.value()));
-    summary = MakeExecSummary(height, committed->block_hash, header.timestamp_ms(),
-                              committed->log_size, committed->log_root);
-    executed = std::move(committed).value();
   }
-  // Report to the driver (R20b). Never dropped: wait for room.
+  // A run is executed and written at once: each of its blocks is counted an equal share of it.
+  const double seconds_per_block =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+      static_cast<double>(std::max<size_t>(committed.blocks.size(), 1));
+  for (size_t k = 0; k < committed.blocks.size(); ++k) {
+    Item& it = items[first + k];
+    const ledger::CommittedBlock& c = committed.blocks[k];
+    const uint64_t height = it.header.height();
+    CountAttested(job.attestation.has_value(), c, height);
+    ledger_height_ = height;
+    PublishCommitted(it.cb->block.txs, it.header.timestamp_ms(), c,
+                     CommittedErasures(std::move(it.erasures), c));
+    ReportExecuted(
+        MakeExecSummary(height, c.block_hash, it.header.timestamp_ms(), c.log_size, c.log_root));
+    m_->block_execute.Observe(seconds_per_block);
+    spdlog::debug("executed block {} ({} txs) {}", height, it.ids.size(), Short(c.block_hash));
+    AfterCommit(it.ids, c, it.cert, true);
+  }
+  if (!committed.status.ok()) {
+    const uint64_t height = items[first + committed.blocks.size()].header.height();
+    Fatal("the ledger refused certified block " + std::to_string(height) + ": " +
+          committed.status.ToString());
+  }
+}
+
+void NodeImpl::ReportExecuted(const consensus::ExecSummary& summary) {
+  // R20b: never dropped; wait for room.
   while (!driver_q_.PushFor(EvExecuted{summary}, std::chrono::milliseconds(200))) {
     if (driver_q_.closed()) break;
-  }
-  if (executed) {
-    m_->block_execute.Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    spdlog::debug("executed block {} ({} txs) {}", height, ids.size(), Short(summary.block_hash));
-    AfterCommit(ids, *executed, cert, true);
   }
 }
 

@@ -62,11 +62,13 @@ struct AttestingBlock {
   ::healthchain::v1::CommitCertificate certificate;
 };
 
-// A committed block for the executor. When the replica committed it together with a later block
-// that attests its log (state transfer), that block comes along: its txs' signatures need no check.
+// Committed blocks for the executor, in height order: one block, or — when the replica committed a
+// run of blocks together with a later block whose header claims the log after the run's last one
+// (state transfer) — the whole run with that block, which attests it: the run executes without
+// checking its txs' signatures and is written in one batch (ledger-rules.md R26).
 struct ExecJob {
-  consensus::CertifiedBlock block;
-  std::optional<AttestingBlock> attestation;
+  std::vector<consensus::CertifiedBlock> blocks;
+  std::optional<AttestingBlock> attestation;  // set only for a run
 };
 
 struct ServeRequest {
@@ -287,6 +289,8 @@ class NodeImpl {
 
   void ExecutorLoop();
   void ExecuteCertified(ExecJob job);
+  // Tells the driver a block is in the ledger (R20b).
+  void ReportExecuted(const consensus::ExecSummary& summary);
   // R26 metrics for a block committed with (`had_attestation`) or without a later block attesting
   // its log.
   void CountAttested(bool had_attestation, const ledger::CommittedBlock& committed,

@@ -56,5 +56,29 @@ TEST_F(AttestedRunsTest, ARunNeedsEveryHeightInOrderAndALaterAttester) {
   ASSERT_TRUE(AttestedRunFrom(heights_, {{12, 3}}, 0).has_value());
 }
 
+TEST_F(AttestedRunsTest, ABatchIsPlannedIntoRunsFromItsFirstBlock) {
+  // 10..11 (attested by 13), 12..13 (by 15); 14 and 15 alone.
+  const std::map<size_t, AttestedRun> runs = AttestedRunsIn(heights_, claims_);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs.at(0).end, 2u);
+  EXPECT_EQ(runs.at(0).attester, 3u);
+  EXPECT_EQ(runs.at(2).end, 4u);
+  EXPECT_EQ(runs.at(2).attester, 5u);
+  // Headers that skip heights (blocks proposed back to back, execution behind): 15's claim on
+  // the log after 13 attests the four blocks 10..13 as one run.
+  const std::map<size_t, AttestedRun> long_run = AttestedRunsIn(heights_, {{13, 5}});
+  ASSERT_EQ(long_run.size(), 1u);
+  EXPECT_EQ(long_run.at(0).end, 4u);
+  EXPECT_EQ(long_run.at(0).attester, 5u);
+  // A gap ends the plan's runs there: 12 missing leaves 10, 11 alone; 13 starts again.
+  const std::vector<uint64_t> gap = {10, 11, 13, 14, 15};
+  const std::map<size_t, AttestedRun> around = AttestedRunsIn(gap, {{13, 4}});
+  ASSERT_EQ(around.size(), 1u);
+  EXPECT_EQ(around.begin()->first, 2u);
+  EXPECT_EQ(around.begin()->second.end, 3u);
+  EXPECT_TRUE(AttestedRunsIn({}, claims_).empty());
+  EXPECT_TRUE(AttestedRunsIn(heights_, {}).empty());
+}
+
 }  // namespace
 }  // namespace hc::node
