@@ -117,6 +117,8 @@ struct Options {
   bool catchup = false;
   std::string catchup_node = "observer";
   double catchup_timeout_s = 600;
+  // Seconds into the window at which validator 0 writes an online backup (SIGUSR1); < 0: none.
+  double backup_at_s = -1;
   // Genesis consensus parameters (0: `hcctl network new`'s defaults).
   int64_t batch_delay_ms = 0;
   uint32_t batch_txs_max = 0;
@@ -528,6 +530,15 @@ struct RunResult {
   std::string catchup_node;             // "observer" or "validator"
   double catchup_node_cpu_s = 0;        // of the node catching up
   double catchup_validators_cpu_s = 0;  // the validators serving it (otherwise idle)
+  // Client-observed commits in each second of the window (the commits' own times).
+  std::vector<uint64_t> per_second;
+  // --backup-at: validator 0's online backup during the load.
+  double backup_at_s = -1;       // when the signal was sent, seconds into the window
+  double backup_s = 0;           // from the signal to the node counting the backup
+  bool backup_ok = false;        // counted as ok (else failed, or not done within the window)
+  uint64_t backup_height = 0;    // the backup's ledger height
+  double backup_bytes = 0;       // the backup's size
+  uint64_t backup_db_bytes = 0;  // validator 0's data directory when the signal was sent
   std::string error;
 };
 
@@ -914,7 +925,34 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   snapshot(&s0);
   const double gen0 = SelfCpuSeconds();
   const auto w0 = Clock::now();
-  while (!g_stop && Clock::now() < load_end && !out_of_txs) std::this_thread::sleep_for(Ms(50));
+  // --backup-at: signal validator 0 once, then watch its backup counters until it is counted.
+  double backups_before = 0;
+  std::optional<Clock::time_point> backup_sent;
+  bool backup_counted = false;
+  const std::string backups_ok = "hc_node_backups_total{result=\"ok\"}";
+  while (!g_stop && Clock::now() < load_end && !out_of_txs) {
+    std::this_thread::sleep_for(Ms(50));
+    if (o.backup_at_s < 0 || backup_counted) continue;
+    const double in_window = Seconds(Clock::now() - w0);
+    if (!backup_sent && in_window >= o.backup_at_s) {
+      backups_before = MetricSum(Metrics(port0), "hc_node_backups_total");
+      res.backup_db_bytes = DiskBytes(cluster.data_dirs_[0]);
+      res.backup_at_s = in_window;
+      ::kill(cluster.procs_[0]->pid(), SIGUSR1);
+      backup_sent = Clock::now();
+    } else if (backup_sent) {
+      const std::string m = Metrics(port0);
+      if (MetricSum(m, "hc_node_backups_total") > backups_before) {
+        backup_counted = true;
+        res.backup_s = Seconds(Clock::now() - *backup_sent);
+        res.backup_ok = MetricSum(m, backups_ok) > 0;
+        res.backup_height = static_cast<uint64_t>(MetricSum(m, "hc_node_backup_last_height"));
+        res.backup_bytes = MetricSum(m, "hc_node_backup_last_bytes");
+      }
+    }
+  }
+  if (backup_sent && !backup_counted) res.error = "the backup was not counted within the window";
+  if (backup_counted && !res.backup_ok) res.error = "the online backup failed (validator 0's log)";
   snapshot(&s1);
   const double gen1 = SelfCpuSeconds();
   const auto w1 = Clock::now();
@@ -934,8 +972,13 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
       res.window_s > 0 ? static_cast<double>(res.committed_window) / res.window_s : 0;
   const double ws = Seconds(w0 - run_start), we = Seconds(w1 - run_start);
   std::vector<double> lat;
+  res.per_second.assign(static_cast<size_t>(std::ceil(we - ws)), 0);
   for (const Sample& s : samples) {
-    if (s.commit_at_s >= ws && s.commit_at_s < we) lat.push_back(s.latency_ms);
+    if (s.commit_at_s >= ws && s.commit_at_s < we) {
+      lat.push_back(s.latency_ms);
+      res.per_second[std::min(res.per_second.size() - 1,
+                              static_cast<size_t>(s.commit_at_s - ws))] += 1;
+    }
   }
   res.observed_commits = lat.size();
   res.p50_ms = Percentile(lat, 0.50);
@@ -988,6 +1031,18 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   return res;
 }
 
+// The window's commits per second from 5 s before the backup's signal to 5 s after it was counted.
+json::array BackupWindow(const RunResult& r) {
+  json::array out;
+  if (r.backup_at_s < 0 || r.per_second.empty()) return out;
+  const double from = std::max(0.0, r.backup_at_s - 5);
+  const double to = r.backup_at_s + r.backup_s + 5;
+  for (size_t k = static_cast<size_t>(from); k < r.per_second.size() && k <= to; ++k) {
+    out.push_back(r.per_second[k]);
+  }
+  return out;
+}
+
 json::object ToJson(const RunResult& r) {
   json::object o;
   o["validators"] = r.validators;
@@ -1032,6 +1087,18 @@ json::object ToJson(const RunResult& r) {
                     {"tps", r.catchup_tps},
                     {"node_cpu_s", r.catchup_node_cpu_s},
                     {"validators_cpu_s", r.catchup_validators_cpu_s}};
+  }
+  json::array per_second;
+  for (uint64_t n : r.per_second) per_second.push_back(n);
+  o["commits_per_second"] = std::move(per_second);
+  if (r.backup_at_s >= 0) {
+    o["backup"] = {{"at_s", r.backup_at_s},
+                   {"seconds", r.backup_s},
+                   {"ok", r.backup_ok},
+                   {"height", r.backup_height},
+                   {"bytes", r.backup_bytes},
+                   {"db_bytes", r.backup_db_bytes},
+                   {"commits_per_second_around", BackupWindow(r)}};
   }
   if (!r.error.empty()) o["error"] = r.error;
   return o;
@@ -1085,6 +1152,17 @@ std::string Markdown(const std::vector<RunResult>& runs) {
       }
       md << " " << Fmt(total) << " |\n";
     }
+  }
+  for (const RunResult& r : runs) {
+    if (r.backup_at_s < 0) continue;
+    md << "\nOnline backup of validator 0 (SIGUSR1) " << Fmt(r.backup_at_s, 1)
+       << " s into the window: " << (r.backup_ok ? "ok" : "FAILED") << " in " << Fmt(r.backup_s, 2)
+       << " s (signal to counted), height " << r.backup_height << ", "
+       << Fmt(r.backup_bytes / 1e6, 1) << " MB; the data directory held "
+       << Fmt(static_cast<double>(r.backup_db_bytes) / 1e6, 1)
+       << " MB. Commits per second from 5 s before to 5 s after:";
+    for (const json::value& n : BackupWindow(r)) md << " " << n.as_uint64();
+    md << "\n";
   }
   if (std::any_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.catchup_height; })) {
     md << "\nCatch-up of an empty node by state transfer, after the load:\n\n"
@@ -1141,9 +1219,17 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"observer", "validator"}));
   app.add_option("--catchup-timeout", o.catchup_timeout_s, "seconds the catch-up may take")
       ->check(CLI::Range(1.0, 3600.0));
+  app.add_option("--backup-at", o.backup_at_s,
+                 "seconds into the window at which validator 0 writes an online backup "
+                 "(SIGUSR1); the report gives its duration and the commits per second around it")
+      ->check(CLI::Range(0.0, 3600.0));
   CLI11_PARSE(app, argc, argv);
   if (o.mode == "open" && !o.sweep && o.rate <= 0) {
     std::cerr << "--mode open needs --rate\n";
+    return 2;
+  }
+  if (o.backup_at_s >= o.window_s) {
+    std::cerr << "--backup-at must fall inside the window (--window " << o.window_s << ")\n";
     return 2;
   }
   if (o.txs == 0) {
