@@ -81,6 +81,18 @@ Result<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::string& path
     table.whole_key_filtering = true;
     table.cache_index_and_filter_blocks = true;
     table.pin_l0_filter_and_index_blocks_in_cache = true;
+    // Partitioned index and filters (4 KiB partitions under a small top-level index pinned in
+    // the cache) and no index compression: a point read of a large SST file then loads one
+    // small partition on a cache miss, not the file's whole index. With whole, compressed
+    // indexes, a database past ≈ 1 GB spent half of block execution decompressing (ZSTD)
+    // index blocks the cache had evicted, and the cluster's rate fell to a quarter
+    // (docs/performance.md "Session 9").
+    table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+    table.partition_filters = true;
+    table.metadata_block_size = 4096;
+    table.pin_top_level_index_and_filter = true;
+    table.cache_index_and_filter_blocks_with_high_priority = true;
+    table.enable_index_compression = false;
     cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     cf_options.write_buffer_size = options.write_buffer_bytes;
     // Most reads are point lookups that miss (the tx-id replay check, first-time ids): a bloom
