@@ -927,6 +927,7 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   const auto w0 = Clock::now();
   // --backup-at: signal validator 0 once, then watch its backup counters until it is counted.
   double backups_before = 0;
+  double backups_ok_before = 0;
   std::optional<Clock::time_point> backup_sent;
   bool backup_counted = false;
   const std::string backups_ok = "hc_node_backups_total{result=\"ok\"}";
@@ -935,7 +936,9 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     if (o.backup_at_s < 0 || backup_counted) continue;
     const double in_window = Seconds(Clock::now() - w0);
     if (!backup_sent && in_window >= o.backup_at_s) {
-      backups_before = MetricSum(Metrics(port0), "hc_node_backups_total");
+      const std::string m = Metrics(port0);
+      backups_before = MetricSum(m, "hc_node_backups_total");
+      backups_ok_before = MetricSum(m, backups_ok);
       res.backup_db_bytes = DiskBytes(cluster.data_dirs_[0]);
       res.backup_at_s = in_window;
       ::kill(cluster.procs_[0]->pid(), SIGUSR1);
@@ -945,7 +948,7 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
       if (MetricSum(m, "hc_node_backups_total") > backups_before) {
         backup_counted = true;
         res.backup_s = Seconds(Clock::now() - *backup_sent);
-        res.backup_ok = MetricSum(m, backups_ok) > 0;
+        res.backup_ok = MetricSum(m, backups_ok) > backups_ok_before;
         res.backup_height = static_cast<uint64_t>(MetricSum(m, "hc_node_backup_last_height"));
         res.backup_bytes = MetricSum(m, "hc_node_backup_last_bytes");
       }
