@@ -416,9 +416,11 @@ Result<CommittedBlock> Ledger::CommitAttested(const pb::Block& block,
                                               const pb::CommitCertificate& certificate,
                                               const Attestation& attestation,
                                               const crypto::Verifier* tx_verifier) {
-  HC_ASSIGN_OR_RETURN(RunBlock b, RunBlockOf(block, certificate));
-  return CommitAttested(b.header, certificate, attestation, b.prepare,
-                        tx_verifier ? *tx_verifier : verifier_);
+  HC_ASSIGN_OR_RETURN(const RunBlock b, RunBlockOf(block, certificate));
+  CommittedRun run =
+      CommitAttestedRun(std::span(&b, 1), attestation, tx_verifier ? *tx_verifier : verifier_);
+  if (!run.status.ok()) return run.status;
+  return std::move(run.blocks.front());
 }
 
 Status Ledger::CheckCertified(std::string_view header_bytes,
@@ -446,17 +448,6 @@ Result<Ledger::RunBlock> Ledger::RunBlockOf(const pb::Block& block,
                     std::vector<std::string> txs(block.txs().begin(), block.txs().end());
                     return PrepareBlock(h, t, std::move(txs), *chain, v);
                   }};
-}
-
-Result<CommittedBlock> Ledger::CommitAttested(std::string_view header_bytes,
-                                              const pb::CommitCertificate& certificate,
-                                              const Attestation& attestation,
-                                              const PrepareFn& prepare,
-                                              const crypto::Verifier& tx_verifier) {
-  const RunBlock block{header_bytes, &certificate, prepare};
-  CommittedRun run = CommitAttestedRun(std::span(&block, 1), attestation, tx_verifier);
-  if (!run.status.ok()) return run.status;
-  return std::move(run.blocks.front());
 }
 
 Ledger::CommittedRun Ledger::CommitAttestedRun(std::span<const RunBlock> run,

@@ -87,19 +87,16 @@ class Ledger {
   // executed with every signature taken as valid and written only if that yields the attested
   // log (`signatures_attested` is then set). Otherwise — an attestation that does not check out,
   // or a log that differs — the block is executed again with every signature checked
-  // (`tx_verifier`, else the Ledger's verifier), exactly as Commit does.
+  // (`tx_verifier`, else the Ledger's verifier), exactly as Commit does. The run of one block
+  // (CommitAttestedRun).
   Result<CommittedBlock> CommitAttested(const ::healthchain::v1::Block& block,
                                         const ::healthchain::v1::CommitCertificate& certificate,
                                         const Attestation& attestation,
                                         const crypto::Verifier* tx_verifier = nullptr);
-  // The same for a caller that prepares the txs itself: `prepare` returns PrepareBlock of the
-  // block's txs (with the header's height and timestamp) checking signatures with the verifier it
-  // is given; it is called once, or twice when the attested log is not reached.
+  // For a caller that prepares a block's txs itself: returns PrepareBlock of the block's txs
+  // (with the header's height and timestamp) checking signatures with the verifier it is given;
+  // called once, or twice when the attested log is not reached.
   using PrepareFn = std::function<ExecutableBlock(const crypto::Verifier& tx_verifier)>;
-  Result<CommittedBlock> CommitAttested(std::string_view header,
-                                        const ::healthchain::v1::CommitCertificate& certificate,
-                                        const Attestation& attestation, const PrepareFn& prepare,
-                                        const crypto::Verifier& tx_verifier);
   // R26 for a run of fetched blocks: `run` extends the tip in height order and `attestation`
   // claims the log after its last block. That log commits to every entry of the run, so when the
   // attestation checks out the run is executed with every signature taken as valid, each block

@@ -1084,14 +1084,14 @@ void NodeImpl::ExecuteCertified(ExecJob job) {
           run, ledger::Attestation{job.attestation->header, &job.attestation->certificate},
           mempool_->block_verifier());
     } else {
-      for (size_t i = first; i < items.size() && committed.status.ok(); ++i) {
-        Result<ledger::CommittedBlock> one = ledger_->Commit(
-            items[i].header_bytes, items[i].cert, prepare_of(items[i])(mempool_->block_verifier()));
-        if (one.ok()) {
-          committed.blocks.push_back(std::move(one).value());
-        } else {
-          committed.status = one.status();
-        }
+      HC_ASSERT(items.size() == first + 1);  // a job without an attestation is one block (Apply)
+      Item& it = items[first];
+      Result<ledger::CommittedBlock> one =
+          ledger_->Commit(it.header_bytes, it.cert, prepare_of(it)(mempool_->block_verifier()));
+      if (one.ok()) {
+        committed.blocks.push_back(std::move(one).value());
+      } else {
+        committed.status = one.status();
       }
     }
   }
