@@ -294,12 +294,19 @@ TEST_F(BatchSubmitTest, ValidatorRejoiningAttestsRunsOfTinyBlocks) {
   // Of the blocks its replica fetched (the first `window` blocks it may commit as PBFT messages
   // retransmitted to it), only those after the last height claimed within the fetched batch are
   // left to check: at most a window's worth. Attesting block by block, a run of this test
-  // attested 9 of 89.
-  const std::string m = Http(Api(3), "GET", "/metrics").body;
-  const double fetched = MetricValue(m, "hc_consensus_state_transfer_blocks_total");
-  const double attested = MetricValue(m, "hc_node_state_transfer_attested_blocks_total");
-  EXPECT_GE(fetched, 100);
-  EXPECT_GE(attested, fetched - params.window) << attested << " of " << fetched << " attested";
+  // attested 9 of 89. The replica's counters reach /metrics on the driver's next refresh (every
+  // 100 ms), which may come after the heights agree: wait for them.
+  double fetched = 0;
+  double attested = 0;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        const std::string m = Http(Api(3), "GET", "/metrics").body;
+        fetched = MetricValue(m, "hc_consensus_state_transfer_blocks_total");
+        attested = MetricValue(m, "hc_node_state_transfer_attested_blocks_total");
+        return fetched >= 100 && attested >= fetched - params.window;
+      },
+      Ms(5'000)))
+      << attested << " of " << fetched << " fetched blocks attested (want >= 100 fetched)";
 }
 
 }  // namespace
