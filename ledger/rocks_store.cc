@@ -64,6 +64,10 @@ Result<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::string& path
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 4;
+  // Without a bound, a column family written rarely (certificates of a quiet chain, payloads)
+  // keeps alive every log file since its last flush: after four minutes of load two-thirds of a
+  // validator's data directory was log (docs/performance.md "Session 10").
+  db_options.max_total_wal_size = options.max_wal_bytes;
 
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   std::shared_ptr<const rocksdb::FilterPolicy> bloom(

@@ -20,9 +20,11 @@ struct RocksOptions {
   // Bits per key of the bloom filters (10 gives about 1 % false positives).
   int bloom_bits_per_key = 10;
   // The shared block cache.
-  size_t block_cache_bytes = 64 << 20;
+  size_t block_cache_bytes = 256 << 20;
   // Memtable size per column family before a flush.
   size_t write_buffer_bytes = 32 << 20;
+  // The write-ahead log's total size before the column families it holds are flushed.
+  uint64_t max_wal_bytes = 256ull << 20;
 };
 
 class RocksKvStore final : public KvStore {

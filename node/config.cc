@@ -215,6 +215,10 @@ Result<NodeConfig> LoadNodeConfig(const std::string& path) {
   c.backup.dir = r.Path("backup.dir", false);
   c.backup.keep = r.Integer<uint32_t>("backup.keep", 1, 1000).value_or(c.backup.keep);
 
+  c.storage.cache_mb =
+      r.Integer<uint32_t>("storage.cache_mb", 8, 1u << 20).value_or(c.storage.cache_mb);
+  c.storage.wal_mb = r.Integer<uint32_t>("storage.wal_mb", 16, 1u << 20).value_or(c.storage.wal_mb);
+
   NodeLimits d;
   c.limits.mempool_txs_max =
       r.Integer<uint64_t>("limits.mempool_txs_max", 1, 10'000'000).value_or(d.mempool_txs_max);
@@ -269,9 +273,12 @@ std::string EncodeNodeConfig(const NodeConfig& c) {
                      {"verify_threads", static_cast<int64_t>(c.limits.verify_threads)}};
   toml::table backup{{"keep", static_cast<int64_t>(c.backup.keep)}};
   if (!c.backup.dir.empty()) backup.insert("dir", c.backup.dir);
+  toml::table storage{{"cache_mb", static_cast<int64_t>(c.storage.cache_mb)},
+                      {"wal_mb", static_cast<int64_t>(c.storage.wal_mb)}};
   toml::table root{{"node", std::move(node)},     {"keys", std::move(keys)},
                    {"p2p", std::move(p2p)},       {"api", std::move(api)},
-                   {"backup", std::move(backup)}, {"limits", std::move(limits)}};
+                   {"backup", std::move(backup)}, {"storage", std::move(storage)},
+                   {"limits", std::move(limits)}};
   std::ostringstream os;
   os << "# Health Chain node configuration (docs/operations.md).\n" << root << "\n";
   return os.str();

@@ -48,6 +48,12 @@ struct BackupConfig {
   uint32_t keep = 3;
 };
 
+// The database's memory and log sizing ([storage]; docs/operations.md "Storage").
+struct StorageConfig {
+  uint32_t cache_mb = 256;  // block cache shared by every column family
+  uint32_t wal_mb = 256;    // write-ahead log kept before the memtables it covers are flushed
+};
+
 struct NodeLimits {
   uint64_t mempool_txs_max = 200'000;
   uint64_t mempool_bytes_max = 256ull << 20;
@@ -78,6 +84,7 @@ struct NodeConfig {
   std::vector<ObserverPeer> observers;
 
   BackupConfig backup;
+  StorageConfig storage;
   NodeLimits limits;
 
   // Where backups go: backup.dir, or <data_dir>/backups.

@@ -316,7 +316,10 @@ Status NodeImpl::Init() {
   std::error_code ec;
   std::filesystem::create_directories(c.data_dir, ec);
   if (ec) return IoError(c.data_dir + ": " + ec.message());
-  auto store = ledger::RocksKvStore::Open(c.data_dir + "/db");
+  ledger::RocksOptions rocks_options;
+  rocks_options.block_cache_bytes = static_cast<size_t>(c.storage.cache_mb) << 20;
+  rocks_options.max_wal_bytes = static_cast<uint64_t>(c.storage.wal_mb) << 20;
+  auto store = ledger::RocksKvStore::Open(c.data_dir + "/db", rocks_options);
   if (!store.ok()) return store.status();
   store_ = store.value().get();
   rocks_ = store.value().get();

@@ -88,6 +88,23 @@ TEST_F(ConfigTest, BackupSectionResolvesItsDirectory) {
   EXPECT_EQ(again->backup.keep, 7u);
 }
 
+TEST_F(ConfigTest, StorageSectionSizesTheDatabase) {
+  auto d = LoadNodeConfig(Write(kValid));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->storage.cache_mb, StorageConfig{}.cache_mb);
+  EXPECT_EQ(d->storage.wal_mb, StorageConfig{}.wal_mb);
+  std::string text = kValid;
+  text.replace(text.find("[limits]"), 8, "[storage]\ncache_mb = 1024\nwal_mb = 64\n[limits]");
+  auto c = LoadNodeConfig(Write(text));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->storage.cache_mb, 1024u);
+  EXPECT_EQ(c->storage.wal_mb, 64u);
+  auto again = LoadNodeConfig(Write(EncodeNodeConfig(*c)));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->storage.cache_mb, 1024u);
+  EXPECT_EQ(again->storage.wal_mb, 64u);
+}
+
 TEST_F(ConfigTest, EncodedConfigLoadsBack) {
   auto c = LoadNodeConfig(Write(kValid));
   ASSERT_TRUE(c.ok());
@@ -125,6 +142,8 @@ TEST_F(ConfigTest, RefusesBadFilesNamingFileKeyAndReason) {
        "api.tls: expected a table"},
       {"[limits]", "[backup]\nkeep = 0\n[limits]", "backup.keep: must be in [1, 1000]"},
       {"[limits]", "[backup]\ndir = 5\n[limits]", "backup.dir: expected a string"},
+      {"[limits]", "[storage]\ncache_mb = 1\n[limits]", "storage.cache_mb: must be in"},
+      {"[limits]", "[storage]\nwal_mb = \"big\"\n[limits]", "storage.wal_mb: expected an integer"},
   };
   for (const auto& bad : cases) {
     std::string text = kValid;
