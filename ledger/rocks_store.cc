@@ -206,21 +206,28 @@ Status RocksKvStore::Checkpoint(const std::string& dir) {
                    "writing a checkpoint of " + path_ + " to " + target);
 }
 
-Result<uint64_t> RocksKvStore::DiskUsageBytes() const {
+Result<RocksKvStore::DiskUsage> RocksKvStore::DiskBytes() const {
   std::error_code ec;
-  uint64_t total = 0;
+  DiskUsage usage;
   // The error_code forms throughout: std::filesystem throws otherwise.
   std::filesystem::directory_iterator it(path_, ec);
   for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.ends_with(".sst") || name.ends_with(".log") || name.ends_with(".blob")) {
-      std::error_code size_ec;
-      const auto size = it->file_size(size_ec);
-      if (!size_ec) total += size;
-    }
+    uint64_t* into = name.ends_with(".sst") || name.ends_with(".blob") ? &usage.table_bytes
+                     : name.ends_with(".log")                          ? &usage.log_bytes
+                                                                       : nullptr;
+    if (into == nullptr) continue;
+    std::error_code size_ec;
+    const auto size = it->file_size(size_ec);
+    if (!size_ec) *into += size;
   }
   if (ec) return IoError("listing " + path_ + ": " + ec.message());
-  return total;
+  return usage;
+}
+
+Result<uint64_t> RocksKvStore::DiskUsageBytes() const {
+  HC_ASSIGN_OR_RETURN(const DiskUsage usage, DiskBytes());
+  return usage.table_bytes + usage.log_bytes;
 }
 
 }  // namespace hc::ledger

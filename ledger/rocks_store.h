@@ -50,6 +50,12 @@ class RocksKvStore final : public KvStore {
   // and copied otherwise. The copy is a closed database that Open reads. Safe while other threads
   // read and write.
   Status Checkpoint(const std::string& dir);
+  // Bytes on disk of the table (SST) files and of the write-ahead log files.
+  struct DiskUsage {
+    uint64_t table_bytes = 0;
+    uint64_t log_bytes = 0;
+  };
+  Result<DiskUsage> DiskBytes() const;
   // Approximate bytes on disk of all SST and WAL files.
   Result<uint64_t> DiskUsageBytes() const;
   const std::string& path() const { return path_; }

@@ -103,6 +103,9 @@ inline constexpr uint64_t kStateServeBlocksMax = 257;
 inline constexpr int64_t kObserverPollMs = 300;
 inline constexpr int64_t kObserverRequestTimeoutMs = 2'000;
 
+// How often /metrics' database sizes (hc_node_db_*_bytes) are re-read from the data directory.
+inline constexpr int64_t kDiskMetricsRefreshMs = 5'000;
+
 // API: POST /v1/tx?wait=commit waits at most this long (the route's handler deadline is a little
 // longer, so the waiter is answered by the node, not by the server's 504).
 inline constexpr int64_t kWaitCommitMs = 30'000;

@@ -174,7 +174,12 @@ NodeMetrics::NodeMetrics(api::MetricsRegistry& r)
           r.GetGauge("hc_node_backup_last_height", "Ledger height of the last good backup")),
       backup_last_timestamp(
           r.GetGauge("hc_node_backup_last_timestamp_seconds", "Unix time of the last good backup")),
-      backup_last_bytes(r.GetGauge("hc_node_backup_last_bytes", "Size of the last good backup")) {}
+      backup_last_bytes(r.GetGauge("hc_node_backup_last_bytes", "Size of the last good backup")),
+      db_table_bytes(
+          r.GetGauge("hc_node_db_table_bytes", "Bytes of the database's table (SST) files")),
+      db_log_bytes(r.GetGauge("hc_node_db_log_bytes",
+                              "Bytes of the database's write-ahead log (bounded by "
+                              "storage.wal_mb)")) {}
 
 api::Counter& NodeMetrics::Backups(std::string_view result) {
   return registry.GetCounter("hc_node_backups_total", "Online backups written (SIGUSR1)",
@@ -901,6 +906,16 @@ void NodeImpl::RefreshMetrics() {
   m.mempool_txs.Set(static_cast<double>(mempool_->size()));
   m.mempool_bytes.Set(static_cast<double>(mempool_->bytes()));
   m.height.Set(static_cast<double>(ledger_height_.load()));
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  if (now - last_disk_refresh_ms_ >= kDiskMetricsRefreshMs) {
+    last_disk_refresh_ms_ = now;
+    if (Result<ledger::RocksKvStore::DiskUsage> disk = rocks_->DiskBytes(); disk.ok()) {
+      m.db_table_bytes.Set(static_cast<double>(disk->table_bytes));
+      m.db_log_bytes.Set(static_cast<double>(disk->log_bytes));
+    }
+  }
   if (replica_) {
     // Driver thread only (the replica is not thread-safe).
     const consensus::Metrics& rm = replica_->metrics();

@@ -156,6 +156,8 @@ struct NodeMetrics {
   api::Gauge& backup_last_height;
   api::Gauge& backup_last_timestamp;
   api::Gauge& backup_last_bytes;
+  api::Gauge& db_table_bytes;
+  api::Gauge& db_log_bytes;
   api::Counter& Backups(std::string_view result);
   // [api.tls] only (a plain-HTTP node exports neither, so no expiry alert fires on it).
   api::Gauge& ApiTlsCertExpiry();
@@ -216,6 +218,7 @@ class NodeImpl {
   std::unique_ptr<NodeMetrics> m_;
   std::mutex refresh_mu_;
   int64_t last_refresh_ms_ = 0;
+  int64_t last_disk_refresh_ms_ = 0;  // steady ms of the last hc_node_db_*_bytes (refresh_mu_)
 
   // ---- Transport ----
   boost::asio::io_context p2p_io_;

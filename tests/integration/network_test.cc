@@ -91,6 +91,11 @@ TEST_F(NetworkTest, FourValidatorsCommitAndAgree) {
   EXPECT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("hc_node_height"), std::string::npos);
   EXPECT_NE(metrics.body.find("hc_consensus_dropped_total"), std::string::npos);
+  // The database's sizes: the blocks above are in its write-ahead log at least.
+  EXPECT_GT(MetricValue(metrics.body, "hc_node_db_table_bytes") +
+                MetricValue(metrics.body, "hc_node_db_log_bytes"),
+            0)
+      << "no database size on /metrics";
 
   // Graceful shutdown on SIGTERM.
   for (size_t i = 0; i < 4; ++i) Kill(i, SIGTERM);
