@@ -12,6 +12,7 @@
 #include "healthchain/v1/block.pb.h"
 #include "healthchain/v1/tx.pb.h"
 #include "ledger/kv.h"
+#include "ledger/limits.h"
 #include "ledger_state.pb.h"
 
 namespace hc::ledger {
@@ -63,6 +64,8 @@ inline constexpr std::string_view kEntryCount = "m/entries";  // -> u64: log ent
 std::string Fingerprint(const Hash32& fp);                   // "f" fp -> claim id
 std::string PatientConsentPrefix(std::string_view patient);  // "c" patient
 std::string PatientGranteePrefix(std::string_view patient, std::string_view grantee);
+// The size of a PatientGranteePrefix of two keys ("c" key32 key32): every access scans one.
+inline constexpr size_t kPatientGranteePrefixBytes = 1 + 2 * kKeyBytes;
 std::string PatientConsent(std::string_view patient, std::string_view grantee,
                            std::string_view consent_id);      // "c" patient grantee id -> ""
 std::string AuditPrefix(std::string_view patient);            // "a" patient

@@ -4,13 +4,17 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <vector>
+
+#include "ledger/codec.h"
 
 namespace hc::ledger {
 namespace {
@@ -29,6 +33,24 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
 
+// The index family's consent keys ("c" patient grantee consent-id) by their patient-grantee
+// prefix, which every access scans (ledger-rules.md R15): with it in the bloom filters, such a
+// scan skips the memtables and SST files that hold no consent of that pair instead of seeking
+// into each. Keys outside the domain (audit, record-access, fingerprint, review keys, and a
+// patient's consents to anyone) are only in the whole-key filters and always scanned in total
+// order (RocksKvStore::Scan). Files written before this extractor existed keep being read
+// without prefix filtering; the name is recorded in each file written with it.
+class ConsentPairPrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "hc.index.patient-grantee.v1"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return {key.data(), keys::kPatientGranteePrefixBytes};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.size() >= keys::kPatientGranteePrefixBytes && key[0] == 'c';
+  }
+};
+
 bool Supported(rocksdb::CompressionType t) {
   const auto all = rocksdb::GetSupportedCompressions();
   return std::find(all.begin(), all.end(), t) != all.end();
@@ -39,6 +61,8 @@ bool Supported(rocksdb::CompressionType t) {
 struct RocksKvStore::Impl {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // indexed by Cf
+  // The prefix extractor of each family that has one (ConsentPairPrefix for Cf::kIndex).
+  std::array<std::shared_ptr<const rocksdb::SliceTransform>, kCfCount> prefix_extractors;
 
   ~Impl() {
     for (auto* h : handles) {
@@ -76,6 +100,10 @@ Result<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::string& path
   const bool zstd = Supported(rocksdb::kZSTD);
   const bool snappy = Supported(rocksdb::kSnappyCompression);
 
+  std::array<std::shared_ptr<const rocksdb::SliceTransform>, kCfCount> extractors;
+  if (options.consent_prefix_filter) {
+    extractors[static_cast<size_t>(Cf::kIndex)] = std::make_shared<ConsentPairPrefix>();
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (size_t i = 0; i < kCfCount; ++i) {
     rocksdb::ColumnFamilyOptions cf_options;
@@ -103,6 +131,7 @@ Result<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::string& path
     // filter on the memtable too lets them skip the skiplist search.
     cf_options.memtable_whole_key_filtering = true;
     cf_options.memtable_prefix_bloom_size_ratio = 0.05;
+    cf_options.prefix_extractor = extractors[i];
     cf_options.compression = lz4 ? rocksdb::kLZ4Compression
                                  : (snappy ? rocksdb::kSnappyCompression : rocksdb::kNoCompression);
     if (zstd) cf_options.bottommost_compression = rocksdb::kZSTD;
@@ -127,6 +156,7 @@ Result<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::string& path
   }
 
   auto impl = std::make_unique<Impl>();
+  impl->prefix_extractors = extractors;
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   HC_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw),
@@ -152,6 +182,19 @@ Status RocksKvStore::Scan(Cf cf, std::string_view start, std::string_view end,
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper = ToSlice(end);
   if (!end.empty()) ro.iterate_upper_bound = &upper;
+  // Prefix mode (bloom-filtered) only for a scan of exactly one extractor prefix from `start`
+  // on: every key in [start, end) then has that prefix. Anything else is a total-order scan.
+  ro.total_order_seek = true;
+  const rocksdb::SliceTransform* extractor =
+      impl_->prefix_extractors[static_cast<size_t>(cf)].get();
+  if (extractor != nullptr && extractor->InDomain(ToSlice(start))) {
+    const rocksdb::Slice prefix = extractor->Transform(ToSlice(start));
+    const std::string prefix_end = PrefixEnd(std::string_view(prefix.data(), prefix.size()));
+    if (!prefix_end.empty() && prefix_end == end) {
+      ro.total_order_seek = false;
+      ro.prefix_same_as_start = true;
+    }
+  }
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(cf)));
   for (it->Seek(ToSlice(start)); it->Valid(); it->Next()) {
     const rocksdb::Slice k = it->key();
@@ -163,8 +206,9 @@ Status RocksKvStore::Scan(Cf cf, std::string_view start, std::string_view end,
 
 Status RocksKvStore::SeekAtOrBefore(Cf cf, std::string_view key, std::string* found_key,
                                     std::string* value) const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(cf)));
+  rocksdb::ReadOptions ro;
+  ro.total_order_seek = true;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(cf)));
   it->SeekForPrev(ToSlice(key));
   if (!it->Valid()) {
     HC_RETURN_IF_ERROR(FromRocks(it->status(), "seeking " + std::string(CfName(cf))));

@@ -25,6 +25,9 @@ struct RocksOptions {
   size_t write_buffer_bytes = 32 << 20;
   // The write-ahead log's total size before the column families it holds are flushed.
   uint64_t max_wal_bytes = 256ull << 20;
+  // Bloom-filter the index family's consent keys by patient-grantee prefix (rocks_store.cc
+  // ConsentPairPrefix). Off only in tests: files written without it must read the same with it.
+  bool consent_prefix_filter = true;
 };
 
 class RocksKvStore final : public KvStore {

@@ -4,10 +4,13 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "consensus/signing.h"
+#include "ledger/codec.h"
 #include "ledger/limits.h"
+#include "ledger/mem_store.h"
 #include "ledger/rocks_store.h"
 #include "ledger/verify_chain.h"
 #include "ledger_test_util.h"
@@ -450,6 +453,96 @@ TEST(RocksStoreTest, TheWriteAheadLogStaysBoundedWhenOneFamilyIsRarelyWritten) {
   std::string v;
   ASSERT_TRUE((*store)->Get(Cf::kCerts, "rare", &v).ok());
   EXPECT_EQ(v, "written once");
+}
+
+// The index family's consent scans use RocksDB's prefix mode (bloom-filtered by the patient-
+// grantee prefix); every other scan is total order. Whatever the scan, RocksDB answers what the
+// in-memory store answers, with keys spread over several SST files and the memtable, and with
+// deletes: pair prefixes present and absent, pagination inside a pair, a patient's consents to
+// anyone, other key kinds next to them, and arbitrary ranges.
+// The first rounds are written by a store without the prefix filter (a data directory from before
+// it), the rest with it.
+TEST(RocksStoreTest, IndexScansMatchTheMemoryStoreWhetherPrefixFilteredOrNot) {
+  TempDir dir;
+  RocksOptions before;
+  before.consent_prefix_filter = false;
+  auto rocks = RocksKvStore::Open(dir.path(), before);
+  ASSERT_TRUE(rocks.ok()) << rocks.status().ToString();
+  MemKvStore mem;
+  std::mt19937_64 rng(42);
+  auto key32 = [&](uint64_t n) {
+    std::string k(kKeyBytes, '\0');
+    for (size_t i = 0; i < 8; ++i) k[i] = static_cast<char>(n >> (8 * i));
+    k[31] = static_cast<char>(n);  // keys that share long prefixes with their neighbours
+    return k;
+  };
+  constexpr uint64_t kPatients = 12;
+  constexpr uint64_t kOrgs = 6;
+  std::vector<std::string> written;
+  for (int round = 0; round < 5; ++round) {
+    KvBatch b;
+    for (int i = 0; i < 300; ++i) {
+      const std::string patient = key32(rng() % kPatients);
+      const std::string org = key32(100 + rng() % kOrgs);
+      std::string key;
+      switch (rng() % 4) {
+        case 0:
+        case 1:
+          key = keys::PatientConsent(patient, org, "consent-" + std::to_string(rng() % 50));
+          break;
+        case 2:
+          key = keys::Audit(patient, rng() % 1000);
+          break;
+        default:
+          key = keys::RecordAccess("record-" + std::to_string(rng() % 20), rng() % 1000);
+      }
+      written.push_back(key);
+      b.Put(Cf::kIndex, key, std::to_string(round));
+    }
+    for (int i = 0; i < 20; ++i) b.Delete(Cf::kIndex, written[rng() % written.size()]);
+    ASSERT_TRUE((*rocks)->Write(b, true).ok());
+    ASSERT_TRUE(mem.Write(b, true).ok());
+    if (round < 4) {  // the last round stays in the memtable
+      ASSERT_TRUE((*rocks)->Flush().ok());
+    }
+    if (round == 1) {  // files of two rounds without the filter, then reopened with it
+      rocks->reset();
+      rocks = RocksKvStore::Open(dir.path());
+      ASSERT_TRUE(rocks.ok()) << rocks.status().ToString();
+    }
+  }
+  auto collect = [](const KvReader& r, std::string_view start, std::string_view end) {
+    std::vector<std::pair<std::string, std::string>> out;
+    Status s = r.Scan(Cf::kIndex, start, end, [&](std::string_view k, std::string_view v) {
+      out.emplace_back(k, v);
+      return true;
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  };
+  size_t non_empty = 0;
+  auto same = [&](std::string_view start, std::string_view end, const std::string& what) {
+    const auto expected = collect(mem, start, end);
+    EXPECT_EQ(collect(**rocks, start, end), expected) << what;
+    if (!expected.empty()) ++non_empty;
+  };
+  for (uint64_t p = 0; p <= kPatients; ++p) {  // one patient more: nothing written
+    const std::string patient = key32(p);
+    for (uint64_t o = 0; o <= kOrgs; ++o) {
+      const std::string pair = keys::PatientGranteePrefix(patient, key32(100 + o));
+      ASSERT_EQ(pair.size(), keys::kPatientGranteePrefixBytes);
+      same(pair, PrefixEnd(pair), "pair " + std::to_string(p) + "/" + std::to_string(o));
+      same(pair + "consent-2", PrefixEnd(pair), "pagination in the pair");
+      same(pair, pair + "consent-3", "part of the pair");
+    }
+    const std::string all = keys::PatientConsentPrefix(patient);
+    same(all, PrefixEnd(all), "a patient's consents to anyone");
+    same(keys::AuditPrefix(patient), PrefixEnd(keys::AuditPrefix(patient)), "audit");
+  }
+  same("", "", "the whole family");
+  same("c", "d", "every consent key");
+  same(keys::PatientGranteePrefix(key32(3), key32(102)), "", "from a pair to the end");
+  EXPECT_GT(non_empty, 40u);  // the comparisons were not of empty answers
 }
 
 TEST(MemStoreTest, DropUnsyncedWritesKeepsSyncedBatches) {
