@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 #include "common/encoding.h"
@@ -13,11 +14,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Collects the first error with the file and key it concerns.
+// Collects the first error with the file and key it concerns, and every key asked for (as
+// `prefix` + key), so that a key nobody asked for can be refused (FirstUnknownKey).
 class Reader {
  public:
-  Reader(const toml::table& root, std::string file, fs::path base)
-      : root_(root), file_(std::move(file)), base_(std::move(base)) {}
+  Reader(const toml::table& root, std::string file, fs::path base, std::set<std::string>* asked,
+         std::string prefix = {})
+      : root_(root),
+        file_(std::move(file)),
+        base_(std::move(base)),
+        asked_(asked),
+        prefix_(std::move(prefix)) {}
 
   const Status& status() const { return status_; }
   bool ok() const { return status_.ok(); }
@@ -27,7 +34,10 @@ class Reader {
     status_ = InvalidArgument(file_ + ": " + std::string(key) + ": " + std::string(why));
   }
 
-  const toml::node* Node(std::string_view dotted) const { return root_.at_path(dotted).node(); }
+  const toml::node* Node(std::string_view dotted) {
+    asked_->insert(prefix_ + std::string(dotted));
+    return root_.at_path(dotted).node();
+  }
 
   std::string String(std::string_view key, bool required, std::string fallback = {}) {
     const toml::node* n = Node(key);
@@ -84,8 +94,33 @@ class Reader {
   const toml::table& root_;
   std::string file_;
   fs::path base_;
+  std::set<std::string>* asked_;
+  std::string prefix_;
   Status status_;
 };
+
+// The first key of `table` (dotted, after `prefix`; the tables of an array as "name[].key") that
+// no Reader asked for: a typo, or a setting this version does not have.
+std::optional<std::string> FirstUnknownKey(const toml::table& table, const std::string& prefix,
+                                           const std::set<std::string>& asked) {
+  for (const auto& [k, v] : table) {
+    const std::string key = prefix + std::string(k.str());
+    if (const toml::table* sub = v.as_table(); sub != nullptr) {
+      if (auto unknown = FirstUnknownKey(*sub, key + ".", asked)) return unknown;
+      continue;
+    }
+    if (const toml::array* arr = v.as_array(); arr != nullptr && asked.contains(key)) {
+      for (const toml::node& element : *arr) {
+        if (const toml::table* t = element.as_table(); t != nullptr) {
+          if (auto unknown = FirstUnknownKey(*t, key + "[].", asked)) return unknown;
+        }
+      }
+      continue;
+    }
+    if (!asked.contains(key)) return key;
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -134,7 +169,8 @@ Result<NodeConfig> LoadNodeConfig(const std::string& path) {
   }
 
   fs::path base = fs::path(path).parent_path();
-  Reader r(root, path, base);
+  std::set<std::string> asked;
+  Reader r(root, path, base, &asked);
   NodeConfig c;
   c.config_path = path;
   c.name = r.String("node.name", true);
@@ -187,7 +223,7 @@ Result<NodeConfig> LoadNodeConfig(const std::string& path) {
           r.Fail(key, "expected a table");
           break;
         }
-        Reader sub(*t, path, base);
+        Reader sub(*t, path, base, &asked, "p2p.observers[].");
         ObserverPeer o;
         auto id = sub.Integer<uint32_t>("id", 1000, 0xFFFFFFFE);
         o.name = sub.String("name", false);
@@ -234,6 +270,13 @@ Result<NodeConfig> LoadNodeConfig(const std::string& path) {
   c.limits.verify_threads =
       r.Integer<uint32_t>("limits.verify_threads", 1, 64).value_or(d.verify_threads);
 
+  if (r.ok()) {
+    if (std::optional<std::string> unknown = FirstUnknownKey(root, "", asked)) {
+      r.Fail(*unknown,
+             "unknown key, or one this node's mode does not use (a typo? docs/operations.md "
+             "lists the keys)");
+    }
+  }
   if (!r.ok()) return r.status();
   return c;
 }

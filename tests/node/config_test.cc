@@ -143,6 +143,13 @@ TEST_F(ConfigTest, RefusesBadFilesNamingFileKeyAndReason) {
       {"[limits]", "[backup]\nkeep = 0\n[limits]", "backup.keep: must be in [1, 1000]"},
       {"[limits]", "[backup]\ndir = 5\n[limits]", "backup.dir: expected a string"},
       {"[limits]", "[storage]\ncache_mb = 1\n[limits]", "storage.cache_mb: must be in"},
+      // Keys nothing reads: a typo, a section misnamed, a key of the other mode.
+      {"mempool_txs_max = 5000", "mempool_txs_max = 5000\nmempool_tx_max = 1",
+       "limits.mempool_tx_max: unknown key"},
+      {"[limits]", "[storge]\ncache_mb = 64\n[limits]", "storge.cache_mb: unknown key"},
+      {"name = \"observer-0\"", "name = \"observer-0\"\nport = 7001",
+       "p2p.observers[].port: unknown key"},
+      {"replica = 0", "replica = 0\nobserver_id = 1000", "node.observer_id: unknown key"},
       {"[limits]", "[storage]\nwal_mb = \"big\"\n[limits]", "storage.wal_mb: expected an integer"},
   };
   for (const auto& bad : cases) {
