@@ -100,9 +100,10 @@ Result<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::string& path
   const bool zstd = Supported(rocksdb::kZSTD);
   const bool snappy = Supported(rocksdb::kSnappyCompression);
 
-  std::array<std::shared_ptr<const rocksdb::SliceTransform>, kCfCount> extractors;
+  auto impl = std::make_unique<Impl>();
   if (options.consent_prefix_filter) {
-    extractors[static_cast<size_t>(Cf::kIndex)] = std::make_shared<ConsentPairPrefix>();
+    impl->prefix_extractors[static_cast<size_t>(Cf::kIndex)] =
+        std::make_shared<ConsentPairPrefix>();
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (size_t i = 0; i < kCfCount; ++i) {
@@ -131,7 +132,7 @@ Result<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::string& path
     // filter on the memtable too lets them skip the skiplist search.
     cf_options.memtable_whole_key_filtering = true;
     cf_options.memtable_prefix_bloom_size_ratio = 0.05;
-    cf_options.prefix_extractor = extractors[i];
+    cf_options.prefix_extractor = impl->prefix_extractors[i];
     cf_options.compression = lz4 ? rocksdb::kLZ4Compression
                                  : (snappy ? rocksdb::kSnappyCompression : rocksdb::kNoCompression);
     if (zstd) cf_options.bottommost_compression = rocksdb::kZSTD;
@@ -155,8 +156,6 @@ Result<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::string& path
     }
   }
 
-  auto impl = std::make_unique<Impl>();
-  impl->prefix_extractors = extractors;
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   HC_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw),
