@@ -176,6 +176,25 @@ Status RocksKvStore::Get(Cf cf, std::string_view key, std::string* value) const 
   return Status::Ok();
 }
 
+Status RocksKvStore::GetMany(Cf cf, const std::vector<std::string_view>& keys,
+                             std::vector<std::optional<std::string>>* values) const {
+  values->assign(keys.size(), std::nullopt);
+  if (keys.empty()) return Status::Ok();
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(keys.size());
+  for (std::string_view k : keys) slices.push_back(ToSlice(k));
+  std::vector<rocksdb::PinnableSlice> out(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  impl_->db->MultiGet(rocksdb::ReadOptions(), impl_->cf(cf), keys.size(), slices.data(), out.data(),
+                      statuses.data());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    HC_RETURN_IF_ERROR(FromRocks(statuses[i], "reading " + std::string(CfName(cf))));
+    (*values)[i].emplace(out[i].data(), out[i].size());
+  }
+  return Status::Ok();
+}
+
 Status RocksKvStore::Scan(Cf cf, std::string_view start, std::string_view end,
                           const KvScanFn& fn) const {
   rocksdb::ReadOptions ro;

@@ -39,6 +39,9 @@ class RocksKvStore final : public KvStore {
   ~RocksKvStore() override;
 
   Status Get(Cf cf, std::string_view key, std::string* value) const override;
+  // One rocksdb::DB::MultiGet (lookups batched per file).
+  Status GetMany(Cf cf, const std::vector<std::string_view>& keys,
+                 std::vector<std::optional<std::string>>* values) const override;
   Status Scan(Cf cf, std::string_view start, std::string_view end,
               const KvScanFn& fn) const override;
   Status SeekAtOrBefore(Cf cf, std::string_view key, std::string* found_key,

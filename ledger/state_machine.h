@@ -95,6 +95,10 @@ class StateOverlay final : public KvReader {
   Status SeekAtOrBefore(Cf cf, std::string_view key, std::string* found_key,
                         std::string* value) const override;
 
+  // Reads `keys` of `cf` from the base in one GetMany and remembers the answers (misses too), so
+  // that later Gets of them are answered here. Keys already written or read are skipped.
+  Status Prefetch(Cf cf, const std::vector<std::string_view>& keys) const;
+
   void Put(Cf cf, std::string key, std::string value);
   void Delete(Cf cf, std::string key);
   // The writes so far, sorted by (column family, key); the overlay is left empty.

@@ -430,6 +430,51 @@ TEST(RocksStoreTest, TheLastWriteToAKeyInABatchWins) {
 // The write-ahead log is bounded (RocksOptions::max_wal_bytes): a column family that is written
 // rarely would otherwise keep every log file since its last write alive (a validator's data
 // directory was two-thirds log after four minutes of load).
+// GetMany (one rocksdb::MultiGet) answers what as many Gets answer: keys in SST files, in the
+// memtable, overwritten, deleted, absent, repeated, and none; and only from its own family.
+TEST(RocksStoreTest, GetManyAnswersWhatGetAnswers) {
+  TempDir dir;
+  auto store = RocksKvStore::Open(dir.path());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  KvBatch first;
+  for (int i = 0; i < 50; ++i)
+    first.Put(Cf::kState, "k" + std::to_string(i), "old" + std::to_string(i));
+  first.Put(Cf::kIndex, "k7", "another family");
+  ASSERT_TRUE((*store)->Write(first, true).ok());
+  ASSERT_TRUE((*store)->Flush().ok());  // these are now read from an SST file
+  KvBatch second;
+  for (int i = 0; i < 50; i += 5) second.Put(Cf::kState, "k" + std::to_string(i), "new");
+  for (int i = 1; i < 50; i += 7) second.Delete(Cf::kState, "k" + std::to_string(i));
+  second.Put(Cf::kState, "m", "only in the memtable");
+  ASSERT_TRUE((*store)->Write(second, true).ok());
+
+  std::vector<std::string> names = {"k3", "k5", "k8", "m", "absent", "k5", "k49", "k0", "k", ""};
+  std::vector<std::string_view> keys(names.begin(), names.end());
+  std::vector<std::optional<std::string>> many;
+  ASSERT_TRUE((*store)->GetMany(Cf::kState, keys, &many).ok());
+  ASSERT_EQ(many.size(), keys.size());
+  int found = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    std::string one;
+    Status s = (*store)->Get(Cf::kState, keys[i], &one);
+    ASSERT_TRUE(s.ok() || s.code() == StatusCode::kNotFound) << s.ToString();
+    EXPECT_EQ(many[i].has_value(), s.ok()) << keys[i];
+    if (s.ok() && many[i]) {
+      EXPECT_EQ(*many[i], one) << keys[i];
+      ++found;
+    }
+  }
+  EXPECT_EQ(found, 6);  // k3, k5 twice, m, k49, k0; k8 was deleted
+  EXPECT_EQ(many[1], std::optional<std::string>("new"));
+  EXPECT_EQ(many[2], std::nullopt);
+
+  std::vector<std::optional<std::string>> none = {std::string("stale")};
+  ASSERT_TRUE((*store)->GetMany(Cf::kState, {}, &none).ok());
+  EXPECT_TRUE(none.empty());
+  ASSERT_TRUE((*store)->GetMany(Cf::kCerts, keys, &many).ok());
+  for (const auto& v : many) EXPECT_EQ(v, std::nullopt);
+}
+
 TEST(RocksStoreTest, TheWriteAheadLogStaysBoundedWhenOneFamilyIsRarelyWritten) {
   TempDir dir;
   RocksOptions options;
