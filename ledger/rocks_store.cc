@@ -135,7 +135,7 @@ Result<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::string& path
     cf_options.prefix_extractor = impl->prefix_extractors[i];
     cf_options.compression = lz4 ? rocksdb::kLZ4Compression
                                  : (snappy ? rocksdb::kSnappyCompression : rocksdb::kNoCompression);
-    if (zstd) cf_options.bottommost_compression = rocksdb::kZSTD;
+    if (zstd && options.zstd_bottom) cf_options.bottommost_compression = rocksdb::kZSTD;
     // RocksDB's "default" family holds nothing of ours; every Cf is a named family.
     descriptors.emplace_back(std::string(kCfNames[i]), cf_options);
   }

@@ -1,6 +1,6 @@
 // RocksKvStore: the KvStore on RocksDB (DESIGN.md §4). One database per node, one column family
 // per Cf, bloom filters on every family (the duplicate check and proof reads are point lookups),
-// compression on (LZ4, ZSTD at the bottom level when the library has them). Every rocksdb::Status
+// compression on (LZ4; optionally ZSTD at the bottom level). Every rocksdb::Status
 // is translated to an hc::Status here; no RocksDB type leaks out of this file's implementation.
 //
 // Thread-safety: all reads and writes are safe from several threads at once (RocksDB's own
@@ -25,6 +25,10 @@ struct RocksOptions {
   size_t write_buffer_bytes = 32 << 20;
   // The write-ahead log's total size before the column families it holds are flushed.
   uint64_t max_wal_bytes = 256ull << 20;
+  // ZSTD instead of LZ4 for the bottommost level (when the library has it): ≈ 5 % less disk, but
+  // compactions into that level cost ≈ 40 % more CPU (docs/performance.md "Session 11"). Files
+  // of either kind are read whatever the setting.
+  bool zstd_bottom = false;
   // Bloom-filter the index family's consent keys by patient-grantee prefix (rocks_store.cc
   // ConsentPairPrefix). Off only in tests: files written without it must read the same with it.
   bool consent_prefix_filter = true;

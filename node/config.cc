@@ -254,6 +254,12 @@ Result<NodeConfig> LoadNodeConfig(const std::string& path) {
   c.storage.cache_mb =
       r.Integer<uint32_t>("storage.cache_mb", 8, 1u << 20).value_or(c.storage.cache_mb);
   c.storage.wal_mb = r.Integer<uint32_t>("storage.wal_mb", 16, 1u << 20).value_or(c.storage.wal_mb);
+  const std::string bottom = r.String("storage.bottom_compression", false, "lz4");
+  if (bottom == "zstd") {
+    c.storage.zstd_bottom = true;
+  } else if (bottom != "lz4") {
+    r.Fail("storage.bottom_compression", "expected \"lz4\" or \"zstd\", got \"" + bottom + "\"");
+  }
 
   NodeLimits d;
   c.limits.mempool_txs_max =
@@ -317,7 +323,8 @@ std::string EncodeNodeConfig(const NodeConfig& c) {
   toml::table backup{{"keep", static_cast<int64_t>(c.backup.keep)}};
   if (!c.backup.dir.empty()) backup.insert("dir", c.backup.dir);
   toml::table storage{{"cache_mb", static_cast<int64_t>(c.storage.cache_mb)},
-                      {"wal_mb", static_cast<int64_t>(c.storage.wal_mb)}};
+                      {"wal_mb", static_cast<int64_t>(c.storage.wal_mb)},
+                      {"bottom_compression", c.storage.zstd_bottom ? "zstd" : "lz4"}};
   toml::table root{{"node", std::move(node)},     {"keys", std::move(keys)},
                    {"p2p", std::move(p2p)},       {"api", std::move(api)},
                    {"backup", std::move(backup)}, {"storage", std::move(storage)},

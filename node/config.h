@@ -50,8 +50,9 @@ struct BackupConfig {
 
 // The database's memory and log sizing ([storage]; docs/operations.md "Storage").
 struct StorageConfig {
-  uint32_t cache_mb = 256;  // block cache shared by every column family
-  uint32_t wal_mb = 256;    // write-ahead log kept before the memtables it covers are flushed
+  uint32_t cache_mb = 256;   // block cache shared by every column family
+  uint32_t wal_mb = 256;     // write-ahead log kept before the memtables it covers are flushed
+  bool zstd_bottom = false;  // bottom_compression = "zstd": less disk, more compaction CPU
 };
 
 struct NodeLimits {

@@ -93,16 +93,20 @@ TEST_F(ConfigTest, StorageSectionSizesTheDatabase) {
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ(d->storage.cache_mb, StorageConfig{}.cache_mb);
   EXPECT_EQ(d->storage.wal_mb, StorageConfig{}.wal_mb);
+  EXPECT_FALSE(d->storage.zstd_bottom);
   std::string text = kValid;
-  text.replace(text.find("[limits]"), 8, "[storage]\ncache_mb = 1024\nwal_mb = 64\n[limits]");
+  text.replace(text.find("[limits]"), 8,
+               "[storage]\ncache_mb = 1024\nwal_mb = 64\nbottom_compression = \"zstd\"\n[limits]");
   auto c = LoadNodeConfig(Write(text));
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->storage.cache_mb, 1024u);
   EXPECT_EQ(c->storage.wal_mb, 64u);
+  EXPECT_TRUE(c->storage.zstd_bottom);
   auto again = LoadNodeConfig(Write(EncodeNodeConfig(*c)));
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->storage.cache_mb, 1024u);
   EXPECT_EQ(again->storage.wal_mb, 64u);
+  EXPECT_TRUE(again->storage.zstd_bottom);
 }
 
 TEST_F(ConfigTest, EncodedConfigLoadsBack) {
@@ -151,6 +155,8 @@ TEST_F(ConfigTest, RefusesBadFilesNamingFileKeyAndReason) {
        "p2p.observers[].port: unknown key"},
       {"replica = 0", "replica = 0\nobserver_id = 1000", "node.observer_id: unknown key"},
       {"[limits]", "[storage]\nwal_mb = \"big\"\n[limits]", "storage.wal_mb: expected an integer"},
+      {"[limits]", "[storage]\nbottom_compression = \"snappy\"\n[limits]",
+       "storage.bottom_compression: expected \"lz4\" or \"zstd\", got \"snappy\""},
   };
   for (const auto& bad : cases) {
     std::string text = kValid;
