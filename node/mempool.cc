@@ -167,6 +167,7 @@ AdmitResult Mempool::Admit(ByteView tx, uint32_t relayer, int64_t now_ms) {
   auto full = [&] {
     return txs_.size() >= options_.txs_max || bytes_ + tx.size() > options_.bytes_max;
   };
+  uint64_t advances_before = 0;
   {
     std::lock_guard lock(mu_);
     if (check_pending()) return r;
@@ -174,6 +175,7 @@ AdmitResult Mempool::Admit(ByteView tx, uint32_t relayer, int64_t now_ms) {
       r.code = AdmitCode::kFull;
       return r;
     }
+    advances_before = ledger_advances_;
   }
   if (committed_ && committed_(r.tx_id)) {
     r.code = AdmitCode::kDuplicateCommitted;
@@ -204,9 +206,10 @@ AdmitResult Mempool::Admit(ByteView tx, uint32_t relayer, int64_t now_ms) {
   r.report_to_replica = true;
   // The executor writes the ledger, then removes the block's txs from the mempool. A tx whose
   // block executed while this admission was verifying it passed the first check above and missed
-  // that removal: check again now that it is inserted (either the removal comes after the
-  // insertion, or the ledger write before it is visible here).
-  if (committed_ && committed_(r.tx_id)) {
+  // that removal. Either the removal comes after this insertion (and takes the tx out), or it came
+  // before, and then the ledger write is visible: check again, but only in that case (a read of
+  // the tx index is a RocksDB miss through every level; most admissions see no block execute).
+  if (committed_ && ledger_advances_ != advances_before && committed_(r.tx_id)) {
     auto it = txs_.find(r.tx_id);
     bytes_ -= it->second.tx.size();
     order_.erase(it->second.order);
@@ -236,6 +239,7 @@ std::vector<Bytes> Mempool::Select(size_t max_txs, uint64_t max_bytes,
 
 void Mempool::RemoveCommitted(const std::vector<TxId>& ids, std::vector<int64_t>* own_admitted_ms) {
   std::lock_guard lock(mu_);
+  ++ledger_advances_;
   for (const TxId& id : ids) {
     auto it = txs_.find(id);
     if (it == txs_.end()) continue;
@@ -244,6 +248,11 @@ void Mempool::RemoveCommitted(const std::vector<TxId>& ids, std::vector<int64_t>
     order_.erase(it->second.order);
     txs_.erase(it);
   }
+}
+
+void Mempool::LedgerAdvanced() {
+  std::lock_guard lock(mu_);
+  ++ledger_advances_;
 }
 
 void Mempool::MarkCommitted(const std::vector<TxId>& ids) {

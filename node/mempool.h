@@ -146,6 +146,11 @@ class Mempool {
   // Removes executed txs. For each removed tx this node admitted from a client, appends the time
   // it was admitted to *own_admitted_ms (commit latency); may be null.
   void RemoveCommitted(const std::vector<TxId>& ids, std::vector<int64_t>* own_admitted_ms);
+  // Tells the mempool that the ledger holds blocks it was not told of by RemoveCommitted (blocks
+  // applied by state transfer). Called after the ledger write, as RemoveCommitted is: admission
+  // reads the tx index a second time only when one of the two was called while it checked a
+  // signature.
+  void LedgerAdvanced();
 
   bool Contains(const TxId& id) const;
   size_t size() const;
@@ -177,6 +182,7 @@ class Mempool {
   CommittedFn committed_;
 
   mutable std::mutex mu_;
+  uint64_t ledger_advances_ = 0;  // calls of RemoveCommitted and LedgerAdvanced (under mu_)
   std::unordered_map<TxId, Entry, consensus::Hash32Hasher> txs_;
   std::map<uint64_t, TxId> order_;
   uint64_t next_order_ = 0;

@@ -1172,6 +1172,8 @@ void NodeImpl::AfterCommit(const std::vector<TxId>& ids, const ledger::Committed
     mempool_->RemoveCommitted(ids, &admitted_ms);
     const int64_t now = SystemClock().NowMs();
     for (int64_t t : admitted_ms) m_->commit_latency.Observe(static_cast<double>(now - t) / 1000.0);
+  } else {
+    mempool_->LedgerAdvanced();
   }
   NotifyWaiters(ids, committed, certificate);
 }

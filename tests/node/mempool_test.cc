@@ -47,13 +47,15 @@ class CountingVerifier final : public crypto::Verifier {
 
 class MempoolTest : public ::testing::Test {
  protected:
-  Mempool Make(uint64_t txs_max = 100, uint64_t bytes_max = 1 << 20) {
+  Mempool Make(uint64_t txs_max = 100, uint64_t bytes_max = 1 << 20,
+               Mempool::CommittedFn committed = nullptr) {
     MempoolOptions o;
     o.chain_id = std::string(ledger::testing::kChainId);
     o.txs_max = txs_max;
     o.bytes_max = bytes_max;
     o.self = 0;
-    return Mempool(o, verifier_, [this](const TxId& id) { return committed_.contains(id); });
+    if (!committed) committed = [this](const TxId& id) { return committed_.contains(id); };
+    return Mempool(o, verifier_, std::move(committed));
   }
   std::string Tx() {
     return f_.RegisterOrg("commission", "org" + std::to_string(++n_), pb::ORG_ROLE_HOSPITAL);
@@ -224,6 +226,47 @@ TEST_F(MempoolTest, ConcurrentChecksOfOneSignatureVerifyOnce) {
   EXPECT_EQ(verifier_.calls, 1);
   EXPECT_EQ(m.cache().hits(), 1u);
   EXPECT_EQ(m.cache().misses(), 0u);
+}
+
+// A tx whose block executes while its admission checks the signature: admission reads the tx
+// index again after inserting it when the ledger advanced meanwhile (RemoveCommitted for this
+// node's blocks, LedgerAdvanced for blocks applied by state transfer), and only then; when the
+// executor's removal comes after the insertion instead, the removal takes the tx out.
+TEST_F(MempoolTest, ATxCommittedDuringItsSignatureCheckDoesNotStay) {
+  for (int how = 0; how < 3; ++how) {
+    SCOPED_TRACE(how == 0 ? "ledger advanced by state transfer"
+                          : (how == 1 ? "another block removed" : "removed after insertion"));
+    std::atomic<bool> in_ledger{false};
+    std::atomic<int> reads{0};
+    Mempool m = Make(100, 1 << 20, [&](const TxId&) {
+      ++reads;
+      return in_ledger.load();
+    });
+    const std::string tx = Tx();
+    const TxId id = ledger::TxIdOf(AsBytes(tx));
+    verifier_.hold = true;
+    AdmitResult r;
+    std::thread admission([&] { r = m.Admit(AsBytes(tx), 1, 0); });
+    while (verifier_.in_verify.load() == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    in_ledger = true;  // the block's ledger write, then the executor tells the mempool:
+    if (how == 0) m.LedgerAdvanced();
+    if (how == 1) m.RemoveCommitted({TxId{}}, nullptr);
+    verifier_.hold = false;
+    admission.join();
+    if (how < 2) {
+      EXPECT_EQ(r.code, AdmitCode::kDuplicateCommitted);
+      EXPECT_FALSE(r.report_to_replica);
+      EXPECT_EQ(reads.load(), 2);
+    } else {
+      EXPECT_EQ(r.code, AdmitCode::kAdmitted);
+      EXPECT_EQ(reads.load(), 1) << "no block was executed during the check: one read";
+      m.RemoveCommitted({id}, nullptr);
+    }
+    EXPECT_FALSE(m.Contains(id));
+    EXPECT_EQ(m.size(), 0u);
+  }
 }
 
 // An invalid signature is not remembered: whoever asks next checks it again (and fails).
