@@ -26,7 +26,7 @@ struct RocksOptions {
   // The write-ahead log's total size before the column families it holds are flushed.
   uint64_t max_wal_bytes = 256ull << 20;
   // ZSTD instead of LZ4 for the bottommost level (when the library has it): ≈ 5 % less disk, but
-  // compactions into that level cost ≈ 40 % more CPU (docs/performance.md "Session 11"). Files
+  // 1.4 × RocksDB's background CPU on a grown database (docs/performance.md "Session 11"). Files
   // of either kind are read whatever the setting.
   bool zstd_bottom = false;
   // Bloom-filter the index family's consent keys by patient-grantee prefix (rocks_store.cc
