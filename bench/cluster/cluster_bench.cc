@@ -28,6 +28,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -424,6 +426,8 @@ struct PreparedWorkload {
   std::vector<std::string> patients;  // initial enrolments (committed second)
   std::vector<std::string> load;      // the measured stream
   double sign_seconds = 0;
+  std::map<std::string, uint64_t> mix;  // the stream's txs by payload kind
+  double mean_tx_bytes = 0;             // the stream's signed txs
 };
 
 PreparedWorkload PrepareWorkload(const Options& o, const std::string& chain_id,
@@ -442,8 +446,10 @@ PreparedWorkload PrepareWorkload(const Options& o, const std::string& chain_id,
   // Re-key and re-sign, in parallel (signing is the costly part; it is never measured).
   PreparedWorkload out;
   const auto t0 = Clock::now();
-  auto resign = [&](std::vector<std::string>& txs) {
+  // Counts the txs by payload kind into `mix` (each worker its own map, merged after).
+  auto resign = [&](std::vector<std::string>& txs, std::map<std::string, uint64_t>* mix) {
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::map<std::string, uint64_t>> counts(threads);
     std::vector<std::thread> pool;
     for (unsigned t = 0; t < threads; ++t) {
       pool.emplace_back([&, t] {
@@ -453,6 +459,8 @@ PreparedWorkload PrepareWorkload(const Options& o, const std::string& chain_id,
           if (!st.ParseFromString(txs[i]) || !body.ParseFromString(st.body())) continue;
           size_t signer = 0;
           if (keys.RealOf(body.signer(), &signer) == nullptr) continue;
+          const auto* kind = body.GetDescriptor()->FindFieldByNumber(body.payload_case());
+          ++counts[t][kind != nullptr ? kind->name() : "none"];
           Rekey(&body, keys);
           body.set_chain_id(chain_id);
           body.set_created_ms(now_ms);
@@ -461,9 +469,18 @@ PreparedWorkload PrepareWorkload(const Options& o, const std::string& chain_id,
       });
     }
     for (auto& th : pool) th.join();
+    for (const auto& c : counts) {
+      for (const auto& [kind, n] : c) (*mix)[kind] += n;
+    }
   };
-  resign(setup);
-  resign(load);
+  std::map<std::string, uint64_t> setup_mix;
+  resign(setup, &setup_mix);
+  resign(load, &out.mix);
+  uint64_t load_bytes = 0;
+  for (const std::string& tx : load) load_bytes += tx.size();
+  if (!load.empty()) {
+    out.mean_tx_bytes = static_cast<double>(load_bytes) / static_cast<double>(load.size());
+  }
   out.sign_seconds = Seconds(Clock::now() - t0);
   const size_t n_orgs = o.hospitals + o.insurers + 1;
   out.orgs.assign(setup.begin(), setup.begin() + static_cast<long>(n_orgs));
@@ -524,6 +541,8 @@ struct RunResult {
   double load_avg_1m = 0;
   double sign_s = 0;
   uint64_t prepared_txs = 0;
+  std::map<std::string, uint64_t> mix;  // the prepared stream by payload kind
+  double mean_tx_bytes = 0;
   bool ran_out_of_txs = false;
   // --catchup: an observer started empty after the load replays the chain by state transfer.
   uint64_t catchup_height = 0;        // validator 0's height when the observer started
@@ -585,6 +604,48 @@ class VerifyProbe {
   uint64_t verifies_ = 0;
   double cpu_s_ = 0;
 };
+
+// The first line of /proc/<file> that starts with `key`, after its colon; "" when absent.
+std::string ProcField(const std::string& file, std::string_view key) {
+  std::ifstream in("/proc/" + file);
+  std::string line;
+  for (int i = 0; i < 100'000 && std::getline(in, line); ++i) {
+    if (!line.starts_with(key)) continue;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) return "";
+    const size_t start = line.find_first_not_of(" \t", colon + 1);
+    return start == std::string::npos ? "" : line.substr(start);
+  }
+  return "";
+}
+
+// What a published table must say it was measured on: the machine, the network's settings and
+// the load's shape (docs/performance.md gives these with every table).
+struct Conditions {
+  std::string cpu_model;
+  unsigned cores = 0;
+  std::string memory;
+  std::string kernel;
+  std::string started_utc;
+};
+
+Conditions ReadConditions() {
+  Conditions c;
+  c.cpu_model = ProcField("cpuinfo", "model name");
+  c.cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::string mem_kb = ProcField("meminfo", "MemTotal");  // "24683748 kB"
+  c.memory = mem_kb.ends_with(" kB")
+                 ? Fmt(std::strtod(mem_kb.c_str(), nullptr) / (1024.0 * 1024.0)) + " GiB"
+                 : mem_kb;
+  utsname u{};
+  if (::uname(&u) == 0) c.kernel = std::string(u.sysname) + " " + u.release;
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  char buf[32] = {};
+  if (::gmtime_r(&now, &tm) != nullptr) std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  c.started_utc = buf;
+  return c;
+}
 
 double LoadAvg1() {
   std::ifstream in("/proc/loadavg");
@@ -772,6 +833,8 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   PreparedWorkload wl = PrepareWorkload(o, genesis->chain_id, keys);
   res.sign_s = wl.sign_seconds;
   res.prepared_txs = wl.load.size();
+  res.mix = wl.mix;
+  res.mean_tx_bytes = wl.mean_tx_bytes;
   std::cerr << "signed in " << wl.sign_seconds << " s\n";
 
   // 3. The processes.
@@ -1116,6 +1179,10 @@ json::object ToJson(const RunResult& r) {
   o["load_average_1m"] = r.load_avg_1m;
   o["prepared_txs"] = r.prepared_txs;
   o["signing_s"] = r.sign_s;
+  json::object mix;
+  for (const auto& [kind, n] : r.mix) mix[kind] = n;
+  o["workload_mix"] = std::move(mix);
+  o["mean_tx_bytes"] = r.mean_tx_bytes;
   o["ran_out_of_txs"] = r.ran_out_of_txs;
   if (r.catchup_height > 0) {
     o["catchup"] = {{"node", r.catchup_node},
@@ -1143,8 +1210,59 @@ json::object ToJson(const RunResult& r) {
   return o;
 }
 
-std::string Markdown(const std::vector<RunResult>& runs) {
+// The load's shape, as one line: "access_record 39.1 %, anchor_record 16.9 %, ...".
+std::string MixLine(const std::map<std::string, uint64_t>& mix) {
+  uint64_t total = 0;
+  for (const auto& [kind, n] : mix) total += n;
+  std::vector<std::pair<uint64_t, std::string>> by_share;
+  for (const auto& [kind, n] : mix) by_share.emplace_back(n, kind);
+  std::sort(by_share.rbegin(), by_share.rend());
+  std::string line;
+  for (const auto& [n, kind] : by_share) {
+    if (!line.empty()) line += ", ";
+    line += kind + " " + Fmt(100.0 * static_cast<double>(n) / static_cast<double>(total)) + " %";
+  }
+  return line;
+}
+
+json::object ConditionsJson(const Options& o, const Conditions& c) {
+  json::object j;
+  j["started_utc"] = c.started_utc;
+  j["cpu_model"] = c.cpu_model;
+  j["cores"] = c.cores;
+  j["memory"] = c.memory;
+  j["kernel"] = c.kernel;
+  j["network"] =
+      "healthchain processes on 127.0.0.1 as hcctl network new makes them: TLS 1.3 between peers, "
+      "synced RocksDB, every client signature checked by every validator";
+  j["batch_delay_ms"] = o.batch_delay_ms;  // 0: hcctl network new's default
+  j["batch_txs_max"] = o.batch_txs_max;    // 0: hcctl network new's default
+  j["initial_patients"] = o.patients;
+  j["hospitals"] = o.hospitals;
+  j["insurers"] = o.insurers;
+  j["txs_per_request"] = o.batch;
+  j["warmup_s"] = o.warmup_s;
+  j["window_s"] = o.window_s;
+  return j;
+}
+
+std::string Markdown(const Options& o, const Conditions& c, const std::vector<RunResult>& runs) {
   std::ostringstream md;
+  md << "Conditions: " << c.started_utc << "; " << (c.cpu_model.empty() ? "CPU ?" : c.cpu_model)
+     << ", " << c.cores << " cores, " << c.memory << " memory, " << c.kernel
+     << ". Validators are healthchain processes on 127.0.0.1 as `hcctl network new` makes them "
+        "(TLS 1.3 between peers, synced RocksDB, every client signature checked by every "
+        "validator); consensus batching: "
+     << (o.batch_delay_ms > 0 ? std::to_string(o.batch_delay_ms) + " ms" : "default") << " delay, "
+     << (o.batch_txs_max > 0 ? std::to_string(o.batch_txs_max) : "default")
+     << " txs per block at most. Workload: " << o.patients << " initial patients, " << o.hospitals
+     << " hospitals, " << o.insurers << " insurers; " << o.batch << " txs per request; "
+     << Fmt(o.warmup_s, 0) << " s of warm-up, then a " << Fmt(o.window_s, 0) << " s window.";
+  if (!runs.empty() && !runs.front().mix.empty()) {
+    md << " Signed txs of " << Fmt(runs.front().mean_tx_bytes, 0)
+       << " bytes on average; by kind: " << MixLine(runs.front().mix) << ".";
+  }
+  md << "\n\n";
   md << "| validators | load | committed tx/s | p50 ms | p90 ms | p99 ms | max ms | view changes "
         "| node CPU s / 1k tx | generator CPU s / 1k tx | disk B / tx | verify/s (1 core): window "
         "/ idle | "
@@ -1284,6 +1402,7 @@ int Main(int argc, char** argv) {
   std::error_code ec;
   fs::create_directories(o.work_dir, ec);
 
+  const Conditions conditions = ReadConditions();
   std::vector<RunResult> runs;
   if (!o.sweep) {
     runs.push_back(RunOnce(o, o.validators, o.mode, o.rate, o.inflight));
@@ -1306,9 +1425,10 @@ int Main(int argc, char** argv) {
   for (const RunResult& r : runs) arr.push_back(ToJson(r));
   json::object report;
   report["benchmark"] = "hc_cluster_bench";
+  report["conditions"] = ConditionsJson(o, conditions);
   report["runs"] = std::move(arr);
   const std::string js = json::serialize(report);
-  const std::string md = Markdown(runs);
+  const std::string md = Markdown(o, conditions, runs);
   std::cout << js << "\n\n" << md << std::flush;
   if (!o.json_out.empty()) std::ofstream(o.json_out) << js << "\n";
   if (!o.md_out.empty()) std::ofstream(o.md_out) << md;
