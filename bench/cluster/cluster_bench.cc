@@ -1433,7 +1433,12 @@ int Main(int argc, char** argv) {
   if (!o.json_out.empty()) std::ofstream(o.json_out) << js << "\n";
   if (!o.md_out.empty()) std::ofstream(o.md_out) << md;
   bool ok = !runs.empty();
-  for (const RunResult& r : runs) ok = ok && r.error.empty() && r.committed_window > 0;
+  // A run counts when it committed load and its report is whole: the verify rate it priced the
+  // checks at, and the mix it offered (the CI smoke relies on this exit status).
+  for (const RunResult& r : runs) {
+    ok = ok && r.error.empty() && r.committed_window > 0 && r.verify_rate > 0 &&
+         r.verify_rate_idle > 0 && !r.mix.empty();
+  }
   return ok ? 0 : 1;
 }
 
