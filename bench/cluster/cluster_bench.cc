@@ -505,6 +505,38 @@ std::string Delimited(const std::vector<std::string>& txs, size_t from, size_t t
 
 // ---- One run ----
 
+// What the window's slices count (RunResult::slices); the rates are derived when reported.
+constexpr double kSliceS = 10;
+struct Slice {
+  double start_s = 0, length_s = 0;  // from the window's start
+  double committed = 0;              // validator 0's committed counter
+  double node_cpu_s = 0;             // all validators
+  uint64_t probe_verifies = 0;       // the window's verify probe, within the slice
+  double probe_cpu_s = 0;
+
+  double committed_tps() const { return length_s > 0 ? committed / length_s : 0; }
+  double node_cpu_us_per_tx() const { return committed > 0 ? node_cpu_s * 1e6 / committed : 0; }
+  double verify_rate() const {
+    return probe_cpu_s > 0 ? static_cast<double>(probe_verifies) / probe_cpu_s : 0;
+  }
+  // Node CPU per tx over one client-signature check per validator, at the slice's verify rate.
+  double cpu_over_sigchecks(uint32_t validators) const {
+    const double rate = verify_rate();
+    if (rate <= 0 || committed <= 0) return 0;
+    return (node_cpu_s / committed) / (validators / rate);
+  }
+  // `this` followed by `next`, as one slice.
+  Slice Then(const Slice& next) const {
+    Slice m = *this;
+    m.length_s += next.length_s;
+    m.committed += next.committed;
+    m.node_cpu_s += next.node_cpu_s;
+    m.probe_verifies += next.probe_verifies;
+    m.probe_cpu_s += next.probe_cpu_s;
+    return m;
+  }
+};
+
 struct RunResult {
   uint32_t validators = 0;
   std::string mode;
@@ -555,6 +587,10 @@ struct RunResult {
   double catchup_validators_cpu_s = 0;  // the validators serving it (otherwise idle)
   // Client-observed commits in each second of the window (the commits' own times).
   std::vector<uint64_t> per_second;
+  // The window in slices of kSliceS seconds (the last one up to half a slice longer): whether
+  // a falling rate over a long run is the node costing more per tx or the machine getting
+  // slower shows in the slices' verify rates and their ratios of node CPU to signature checks.
+  std::vector<Slice> slices;
   // --backup-at: validator 0's online backup during the load.
   double backup_at_s = -1;       // when the signal was sent, seconds into the window
   double backup_s = 0;           // from the signal to the node counting the backup
@@ -591,6 +627,7 @@ class VerifyProbe {
   }
   double rate() const { return cpu_s_ > 0 ? static_cast<double>(verifies_) / cpu_s_ : 0; }
   double cpu_s() const { return cpu_s_; }
+  uint64_t verifies() const { return verifies_; }
 
  private:
   static double ThreadCpu() {
@@ -1023,10 +1060,28 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   std::optional<Clock::time_point> backup_sent;
   bool backup_counted = false;
   const std::string backups_ok = "hc_node_backups_total{result=\"ok\"}";
+  // Slice boundaries (RunResult::slices): all nodes' CPU, validator 0's committed counter and
+  // the probe's totals, every kSliceS seconds.
+  struct Mark {
+    Clock::time_point at;
+    double cpu = 0, committed = 0, probe_cpu_s = 0;
+    uint64_t probe_verifies = 0;
+  };
+  std::vector<Mark> marks{Mark{w0, s0.cpu, s0.committed, 0, 0}};
+  auto mark = [&](Clock::time_point at, double cpu, double committed) {
+    marks.push_back(Mark{at, cpu, committed, window_probe.cpu_s(), window_probe.verifies()});
+  };
+  const auto slice =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(kSliceS));
   while (!g_stop && Clock::now() < load_end && !out_of_txs) {
     if (Clock::now() >= next_probe) {
       window_probe.Run(0.02);
       next_probe += std::chrono::seconds(2);
+    }
+    if (Clock::now() >= marks.back().at + slice) {
+      double cpu = 0;
+      for (auto& p : cluster.procs_) cpu += ProcessCpuSeconds(p->pid());
+      mark(Clock::now(), cpu, MetricSum(Metrics(port0), "hc_node_txs_committed_total"));
     }
     std::this_thread::sleep_for(Ms(50));
     if (o.backup_at_s < 0 || backup_counted) continue;
@@ -1055,6 +1110,16 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   snapshot(&s1);
   const double gen1 = SelfCpuSeconds() - window_probe.cpu_s();
   const auto w1 = Clock::now();
+  // A last slice shorter than half of one joins the one before.
+  if (marks.size() > 1 && w1 - marks.back().at < slice / 2) marks.pop_back();
+  mark(w1, s1.cpu, s1.committed);
+  for (size_t i = 1; i < marks.size(); ++i) {
+    const Mark& a = marks[i - 1];
+    const Mark& b = marks[i];
+    res.slices.push_back(Slice{Seconds(a.at - w0), Seconds(b.at - a.at), b.committed - a.committed,
+                               b.cpu - a.cpu, b.probe_verifies - a.probe_verifies,
+                               b.probe_cpu_s - a.probe_cpu_s});
+  }
   res.verify_rate = window_probe.rate() > 0 ? window_probe.rate() : res.verify_rate_idle;
   res.ceiling_tps = res.cores * res.verify_rate / validators;
   res.load_avg_1m = LoadAvg1();
@@ -1197,6 +1262,16 @@ json::object ToJson(const RunResult& r) {
   json::array per_second;
   for (uint64_t n : r.per_second) per_second.push_back(n);
   o["commits_per_second"] = std::move(per_second);
+  json::array slices;
+  for (const Slice& sl : r.slices) {
+    slices.push_back({{"start_s", sl.start_s},
+                      {"length_s", sl.length_s},
+                      {"committed_tps", sl.committed_tps()},
+                      {"node_cpu_us_per_tx", sl.node_cpu_us_per_tx()},
+                      {"ed25519_verify_per_core_s", sl.verify_rate()},
+                      {"cpu_over_signature_checks", sl.cpu_over_sigchecks(r.validators)}});
+  }
+  o["slices"] = std::move(slices);
   if (r.backup_at_s >= 0) {
     o["backup"] = {{"at_s", r.backup_at_s},
                    {"seconds", r.backup_s},
@@ -1246,6 +1321,12 @@ json::object ConditionsJson(const Options& o, const Conditions& c) {
   return j;
 }
 
+// "closed 4000 in flight" or "open 3000 tx/s": a run's load, as the tables name it.
+std::string LoadLabel(const RunResult& r) {
+  return r.mode == "open" ? "open " + Fmt(r.offered_rate, 0) + " tx/s"
+                          : "closed " + std::to_string(r.inflight) + " in flight";
+}
+
 std::string Markdown(const Options& o, const Conditions& c, const std::vector<RunResult>& runs) {
   std::ostringstream md;
   md << "Conditions: " << c.started_utc << "; " << (c.cpu_model.empty() ? "CPU ?" : c.cpu_model)
@@ -1270,10 +1351,7 @@ std::string Markdown(const Options& o, const Conditions& c, const std::vector<Ru
         "consensus sig checks / tx | txs / block | load avg |\n";
   md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const RunResult& r : runs) {
-    const std::string load = r.mode == "open"
-                                 ? "open " + Fmt(r.offered_rate, 0) + " tx/s"
-                                 : "closed " + std::to_string(r.inflight) + " in flight";
-    md << "| " << r.validators << " | " << load << " | " << Fmt(r.committed_tps, 0) << " | "
+    md << "| " << r.validators << " | " << LoadLabel(r) << " | " << Fmt(r.committed_tps, 0) << " | "
        << Fmt(r.p50_ms) << " | " << Fmt(r.p90_ms) << " | " << Fmt(r.p99_ms) << " | "
        << Fmt(r.max_ms) << " | " << Fmt(r.view_changes, 0) << " | " << Fmt(r.node_cpu_per_1k, 3)
        << " | " << Fmt(r.gen_cpu_per_1k, 3) << " | " << Fmt(r.bytes_per_tx, 0) << " | "
@@ -1298,10 +1376,7 @@ std::string Markdown(const Options& o, const Conditions& c, const std::vector<Ru
     for (size_t i = 0; i < groups.size(); ++i) md << "---|";
     md << "---|\n";
     for (const RunResult& r : runs) {
-      const std::string load = r.mode == "open"
-                                   ? "open " + Fmt(r.offered_rate, 0) + " tx/s"
-                                   : "closed " + std::to_string(r.inflight) + " in flight";
-      md << "| " << r.validators << " | " << load << " |";
+      md << "| " << r.validators << " | " << LoadLabel(r) << " |";
       double total = 0;
       for (const std::string& g : groups) {
         const auto it = r.thread_cpu_us_per_tx.find(g);
@@ -1310,6 +1385,24 @@ std::string Markdown(const Options& o, const Conditions& c, const std::vector<Ru
         md << " " << Fmt(us) << " |";
       }
       md << " " << Fmt(total) << " |\n";
+    }
+  }
+  // Long windows, over time: at most 20 rows of merged slices each.
+  for (const RunResult& r : runs) {
+    if (r.window_s < 120 || r.slices.empty()) continue;
+    const size_t per_row = (r.slices.size() + 19) / 20;
+    md << "\nOver the window (" << r.validators << " validators, " << LoadLabel(r)
+       << "), from the window's start:\n\n| from s | to s | committed tx/s | node CPU µs / tx | "
+          "verify/s (1 core) | CPU / sig checks |\n|---|---|---|---|---|---|\n";
+    for (size_t i = 0; i < r.slices.size(); i += per_row) {
+      Slice m = r.slices[i];
+      for (size_t j = i + 1; j < std::min(r.slices.size(), i + per_row); ++j) {
+        m = m.Then(r.slices[j]);
+      }
+      md << "| " << Fmt(m.start_s, 0) << " | " << Fmt(m.start_s + m.length_s, 0) << " | "
+         << Fmt(m.committed_tps(), 0) << " | " << Fmt(m.node_cpu_us_per_tx(), 1) << " | "
+         << Fmt(m.verify_rate(), 0) << " | " << Fmt(m.cpu_over_sigchecks(r.validators), 2)
+         << " |\n";
     }
   }
   for (const RunResult& r : runs) {
@@ -1395,7 +1488,20 @@ int Main(int argc, char** argv) {
     const double r = o.mode == "open" && !o.sweep ? o.rate * 1.1 : o.rate_guess;
     o.txs = static_cast<uint64_t>(r * (o.warmup_s + o.window_s)) + 10 * o.batch;
   }
-  o.txs = std::min<uint64_t>(o.txs, 5'000'000);
+  // Prepared txs are held in memory, so their number is bounded; when the bound cuts the run
+  // short, say so before the signing rather than only in the report's "ran out" afterwards.
+  constexpr uint64_t kPreparedTxsMax = 5'000'000;
+  if (o.txs > kPreparedTxsMax) {
+    const double r = o.mode == "open" && !o.sweep ? o.rate : o.rate_guess;
+    std::cerr << "warning: preparing " << kPreparedTxsMax << " txs at most, not " << o.txs;
+    if (r > 0) {
+      std::cerr << "; at " << r << " tx/s they last about "
+                << static_cast<uint64_t>(static_cast<double>(kPreparedTxsMax) / r) << " s of the "
+                << o.warmup_s + o.window_s << " s of warm-up and window";
+    }
+    std::cerr << " (shorten --window to measure on prepared load only)\n";
+    o.txs = kPreparedTxsMax;
+  }
   ::signal(SIGINT, OnSignal);
   ::signal(SIGTERM, OnSignal);
   ::signal(SIGPIPE, SIG_IGN);
@@ -1434,10 +1540,14 @@ int Main(int argc, char** argv) {
   if (!o.md_out.empty()) std::ofstream(o.md_out) << md;
   bool ok = !runs.empty();
   // A run counts when it committed load and its report is whole: the verify rate it priced the
-  // checks at, and the mix it offered (the CI smoke relies on this exit status).
+  // checks at, the mix it offered, and slices that account for every commit of the window (the
+  // CI smoke relies on this exit status).
   for (const RunResult& r : runs) {
+    double sliced = 0;
+    for (const Slice& sl : r.slices) sliced += sl.committed;
     ok = ok && r.error.empty() && r.committed_window > 0 && r.verify_rate > 0 &&
-         r.verify_rate_idle > 0 && !r.mix.empty();
+         r.verify_rate_idle > 0 && !r.mix.empty() &&
+         sliced == static_cast<double>(r.committed_window);
   }
   return ok ? 0 : 1;
 }
