@@ -513,6 +513,7 @@ struct Slice {
   double node_cpu_s = 0;             // all validators
   uint64_t probe_verifies = 0;       // the window's verify probe, within the slice
   double probe_cpu_s = 0;
+  std::map<std::string, double> thread_cpu_s;  // node CPU by thread group, all validators
 
   double committed_tps() const { return length_s > 0 ? committed / length_s : 0; }
   double node_cpu_us_per_tx() const { return committed > 0 ? node_cpu_s * 1e6 / committed : 0; }
@@ -533,6 +534,7 @@ struct Slice {
     m.node_cpu_s += next.node_cpu_s;
     m.probe_verifies += next.probe_verifies;
     m.probe_cpu_s += next.probe_cpu_s;
+    for (const auto& [group, cpu] : next.thread_cpu_s) m.thread_cpu_s[group] += cpu;
     return m;
   }
 };
@@ -1060,16 +1062,19 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   std::optional<Clock::time_point> backup_sent;
   bool backup_counted = false;
   const std::string backups_ok = "hc_node_backups_total{result=\"ok\"}";
-  // Slice boundaries (RunResult::slices): all nodes' CPU, validator 0's committed counter and
-  // the probe's totals, every kSliceS seconds.
+  // Slice boundaries (RunResult::slices): all nodes' CPU (by thread group too), validator 0's
+  // committed counter and the probe's totals, every kSliceS seconds.
   struct Mark {
     Clock::time_point at;
     double cpu = 0, committed = 0, probe_cpu_s = 0;
     uint64_t probe_verifies = 0;
+    std::map<std::string, double> thread_cpu;
   };
-  std::vector<Mark> marks{Mark{w0, s0.cpu, s0.committed, 0, 0}};
-  auto mark = [&](Clock::time_point at, double cpu, double committed) {
-    marks.push_back(Mark{at, cpu, committed, window_probe.cpu_s(), window_probe.verifies()});
+  std::vector<Mark> marks{Mark{w0, s0.cpu, s0.committed, 0, 0, s0.thread_cpu}};
+  auto mark = [&](Clock::time_point at, double cpu, double committed,
+                  std::map<std::string, double> thread_cpu) {
+    marks.push_back(Mark{at, cpu, committed, window_probe.cpu_s(), window_probe.verifies(),
+                         std::move(thread_cpu)});
   };
   const auto slice =
       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(kSliceS));
@@ -1080,8 +1085,13 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     }
     if (Clock::now() >= marks.back().at + slice) {
       double cpu = 0;
-      for (auto& p : cluster.procs_) cpu += ProcessCpuSeconds(p->pid());
-      mark(Clock::now(), cpu, MetricSum(Metrics(port0), "hc_node_txs_committed_total"));
+      std::map<std::string, double> thread_cpu;
+      for (auto& p : cluster.procs_) {
+        cpu += ProcessCpuSeconds(p->pid());
+        AddThreadCpuSeconds(p->pid(), &thread_cpu);
+      }
+      mark(Clock::now(), cpu, MetricSum(Metrics(port0), "hc_node_txs_committed_total"),
+           std::move(thread_cpu));
     }
     std::this_thread::sleep_for(Ms(50));
     if (o.backup_at_s < 0 || backup_counted) continue;
@@ -1112,13 +1122,22 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   const auto w1 = Clock::now();
   // A last slice shorter than half of one joins the one before.
   if (marks.size() > 1 && w1 - marks.back().at < slice / 2) marks.pop_back();
-  mark(w1, s1.cpu, s1.committed);
+  mark(w1, s1.cpu, s1.committed, s1.thread_cpu);
   for (size_t i = 1; i < marks.size(); ++i) {
     const Mark& a = marks[i - 1];
     const Mark& b = marks[i];
-    res.slices.push_back(Slice{Seconds(a.at - w0), Seconds(b.at - a.at), b.committed - a.committed,
-                               b.cpu - a.cpu, b.probe_verifies - a.probe_verifies,
-                               b.probe_cpu_s - a.probe_cpu_s});
+    Slice sl{Seconds(a.at - w0),
+             Seconds(b.at - a.at),
+             b.committed - a.committed,
+             b.cpu - a.cpu,
+             b.probe_verifies - a.probe_verifies,
+             b.probe_cpu_s - a.probe_cpu_s,
+             {}};
+    for (const auto& [group, cpu] : b.thread_cpu) {
+      const auto before = a.thread_cpu.find(group);
+      sl.thread_cpu_s[group] = cpu - (before == a.thread_cpu.end() ? 0 : before->second);
+    }
+    res.slices.push_back(std::move(sl));
   }
   res.verify_rate = window_probe.rate() > 0 ? window_probe.rate() : res.verify_rate_idle;
   res.ceiling_tps = res.cores * res.verify_rate / validators;
@@ -1264,10 +1283,15 @@ json::object ToJson(const RunResult& r) {
   o["commits_per_second"] = std::move(per_second);
   json::array slices;
   for (const Slice& sl : r.slices) {
+    json::object by_thread;
+    for (const auto& [group, cpu] : sl.thread_cpu_s) {
+      by_thread[group] = sl.committed > 0 ? cpu * 1e6 / sl.committed : 0;
+    }
     slices.push_back({{"start_s", sl.start_s},
                       {"length_s", sl.length_s},
                       {"committed_tps", sl.committed_tps()},
                       {"node_cpu_us_per_tx", sl.node_cpu_us_per_tx()},
+                      {"node_cpu_us_per_tx_by_thread", std::move(by_thread)},
                       {"ed25519_verify_per_core_s", sl.verify_rate()},
                       {"cpu_over_signature_checks", sl.cpu_over_sigchecks(r.validators)}});
   }
