@@ -505,6 +505,24 @@ std::string Delimited(const std::vector<std::string>& txs, size_t from, size_t t
 
 // ---- One run ----
 
+// Node CPU per committed tx over the cost of one client-signature check per validator per tx,
+// at `verify_rate` (one core's verifies per CPU second); 0 without txs or a rate.
+double CpuOverSigChecks(double node_cpu_s, double txs, uint32_t validators, double verify_rate) {
+  if (verify_rate <= 0 || txs <= 0) return 0;
+  return (node_cpu_s / txs) / (validators / verify_rate);
+}
+
+// CPU seconds by thread group spent between two readings of AddThreadCpuSeconds.
+std::map<std::string, double> ThreadCpuSince(const std::map<std::string, double>& after,
+                                             const std::map<std::string, double>& before) {
+  std::map<std::string, double> used;
+  for (const auto& [group, cpu] : after) {
+    const auto it = before.find(group);
+    used[group] = cpu - (it == before.end() ? 0 : it->second);
+  }
+  return used;
+}
+
 // What the window's slices count (RunResult::slices); the rates are derived when reported.
 constexpr double kSliceS = 10;
 struct Slice {
@@ -520,11 +538,9 @@ struct Slice {
   double verify_rate() const {
     return probe_cpu_s > 0 ? static_cast<double>(probe_verifies) / probe_cpu_s : 0;
   }
-  // Node CPU per tx over one client-signature check per validator, at the slice's verify rate.
+  // At the slice's own verify rate.
   double cpu_over_sigchecks(uint32_t validators) const {
-    const double rate = verify_rate();
-    if (rate <= 0 || committed <= 0) return 0;
-    return (node_cpu_s / committed) / (validators / rate);
+    return CpuOverSigChecks(node_cpu_s, committed, validators, verify_rate());
   }
   // `this` followed by `next`, as one slice.
   Slice Then(const Slice& next) const {
@@ -1030,12 +1046,16 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     double cpu = 0, committed = 0, blocks = 0, views = 0, tx_sig_checks = 0, consensus_sigs = 0;
     std::map<std::string, double> thread_cpu;
   };
+  // All validators' CPU, in all and by thread group (the window's ends and its slices).
+  auto read_node_cpu = [&](double* cpu, std::map<std::string, double>* thread_cpu) {
+    for (auto& p : cluster.procs_) {
+      *cpu += ProcessCpuSeconds(p->pid());
+      AddThreadCpuSeconds(p->pid(), thread_cpu);
+    }
+  };
   auto snapshot = [&](Snapshot* s) {
     *s = Snapshot{};
-    for (auto& p : cluster.procs_) {
-      s->cpu += ProcessCpuSeconds(p->pid());
-      AddThreadCpuSeconds(p->pid(), &s->thread_cpu);
-    }
+    read_node_cpu(&s->cpu, &s->thread_cpu);
     const std::string m = Metrics(port0);
     s->committed = MetricSum(m, "hc_node_txs_committed_total");
     s->blocks = MetricSum(m, "hc_node_blocks_committed_total");
@@ -1086,10 +1106,7 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     if (Clock::now() >= marks.back().at + slice) {
       double cpu = 0;
       std::map<std::string, double> thread_cpu;
-      for (auto& p : cluster.procs_) {
-        cpu += ProcessCpuSeconds(p->pid());
-        AddThreadCpuSeconds(p->pid(), &thread_cpu);
-      }
+      read_node_cpu(&cpu, &thread_cpu);
       mark(Clock::now(), cpu, MetricSum(Metrics(port0), "hc_node_txs_committed_total"),
            std::move(thread_cpu));
     }
@@ -1126,18 +1143,10 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   for (size_t i = 1; i < marks.size(); ++i) {
     const Mark& a = marks[i - 1];
     const Mark& b = marks[i];
-    Slice sl{Seconds(a.at - w0),
-             Seconds(b.at - a.at),
-             b.committed - a.committed,
-             b.cpu - a.cpu,
-             b.probe_verifies - a.probe_verifies,
-             b.probe_cpu_s - a.probe_cpu_s,
-             {}};
-    for (const auto& [group, cpu] : b.thread_cpu) {
-      const auto before = a.thread_cpu.find(group);
-      sl.thread_cpu_s[group] = cpu - (before == a.thread_cpu.end() ? 0 : before->second);
-    }
-    res.slices.push_back(std::move(sl));
+    res.slices.push_back(Slice{Seconds(a.at - w0), Seconds(b.at - a.at), b.committed - a.committed,
+                               b.cpu - a.cpu, b.probe_verifies - a.probe_verifies,
+                               b.probe_cpu_s - a.probe_cpu_s,
+                               ThreadCpuSince(b.thread_cpu, a.thread_cpu)});
   }
   res.verify_rate = window_probe.rate() > 0 ? window_probe.rate() : res.verify_rate_idle;
   res.ceiling_tps = res.cores * res.verify_rate / validators;
@@ -1180,17 +1189,12 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     const double k = static_cast<double>(res.committed_window) / 1000;
     res.node_cpu_per_1k = res.node_cpu_s / k;
     res.gen_cpu_per_1k = res.gen_cpu_s / k;
-    // One client-signature check per validator per tx.
-    const double sig_s_per_tx = validators / res.verify_rate;
-    res.cpu_over_sigchecks =
-        (res.node_cpu_s / static_cast<double>(res.committed_window)) / sig_s_per_tx;
     const double txs = static_cast<double>(res.committed_window);
+    res.cpu_over_sigchecks = CpuOverSigChecks(res.node_cpu_s, txs, validators, res.verify_rate);
     res.tx_sig_checks_per_tx = (s1.tx_sig_checks - s0.tx_sig_checks) / txs / validators;
     res.consensus_sigs_per_tx = (s1.consensus_sigs - s0.consensus_sigs) / txs;
     if (s1.blocks > s0.blocks) res.txs_per_block = txs / (s1.blocks - s0.blocks);
-    for (const auto& [group, cpu] : s1.thread_cpu) {
-      const auto before = s0.thread_cpu.find(group);
-      const double used = cpu - (before == s0.thread_cpu.end() ? 0 : before->second);
+    for (const auto& [group, used] : ThreadCpuSince(s1.thread_cpu, s0.thread_cpu)) {
       res.thread_cpu_us_per_tx[group] = used * 1e6 / txs;
     }
   }
