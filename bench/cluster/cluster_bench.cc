@@ -121,6 +121,8 @@ struct Options {
   double catchup_timeout_s = 600;
   // Seconds into the window at which validator 0 writes an online backup (SIGUSR1); < 0: none.
   double backup_at_s = -1;
+  // Seconds into the window at which the primary (validator 0) is killed with SIGKILL; < 0: none.
+  double crash_primary_at_s = -1;
   // Genesis consensus parameters (0: `hcctl network new`'s defaults).
   int64_t batch_delay_ms = 0;
   uint32_t batch_txs_max = 0;
@@ -523,6 +525,13 @@ std::map<std::string, double> ThreadCpuSince(const std::map<std::string, double>
   return used;
 }
 
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+  return v[k];
+}
+
 // What the window's slices count (RunResult::slices); the rates are derived when reported.
 constexpr double kSliceS = 10;
 struct Slice {
@@ -532,6 +541,9 @@ struct Slice {
   uint64_t probe_verifies = 0;       // the window's verify probe, within the slice
   double probe_cpu_s = 0;
   std::map<std::string, double> thread_cpu_s;  // node CPU by thread group, all validators
+  // Commit latencies (client-observed, ms) of the txs whose commit fell in the slice: whether
+  // latency holds as the databases grow.
+  std::vector<double> latencies_ms;
 
   double committed_tps() const { return length_s > 0 ? committed / length_s : 0; }
   double node_cpu_us_per_tx() const { return committed > 0 ? node_cpu_s * 1e6 / committed : 0; }
@@ -542,9 +554,14 @@ struct Slice {
   double cpu_over_sigchecks(uint32_t validators) const {
     return CpuOverSigChecks(node_cpu_s, committed, validators, verify_rate());
   }
+  double latency_ms(double p) const {
+    std::vector<double> v = latencies_ms;
+    return Percentile(v, p);
+  }
   // `this` followed by `next`, as one slice.
   Slice Then(const Slice& next) const {
     Slice m = *this;
+    m.latencies_ms.insert(m.latencies_ms.end(), next.latencies_ms.begin(), next.latencies_ms.end());
     m.length_s += next.length_s;
     m.committed += next.committed;
     m.node_cpu_s += next.node_cpu_s;
@@ -616,6 +633,14 @@ struct RunResult {
   uint64_t backup_height = 0;    // the backup's ledger height
   double backup_bytes = 0;       // the backup's size
   uint64_t backup_db_bytes = 0;  // validator 0's data directory when the signal was sent
+  // --crash-primary-at: the primary, validator 0, killed with SIGKILL under the load (DESIGN.md
+  // §8: a new view and progress within 2 x the view-change timeout). Times are from the kill, as
+  // validator 1 reports them (polled every ≈ 50 ms); its committed counter is the window's.
+  double crash_at_s = -1;               // when it was killed, seconds into the window
+  uint32_t view_change_timeout_ms = 0;  // genesis
+  double crash_new_view_s = -1;         // to validator 1 installing a new view
+  double crash_progress_s = -1;         // to validator 1's first commit after it
+  uint64_t crash_lost_batches = 0;      // requests cut by the kill (their txs' fate unknown)
   std::string error;
 };
 
@@ -707,13 +732,6 @@ double LoadAvg1() {
   double v = 0;
   in >> v;
   return v;
-}
-
-double Percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
-  return v[k];
 }
 
 class Cluster {
@@ -908,6 +926,10 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     cluster.data_dirs_.push_back(node.dir + "/data");
   }
   const uint16_t port0 = cluster.api_ports_[0];
+  // The validator whose committed counter is the window's: validator 0, or validator 1 when
+  // validator 0 is to be killed.
+  const uint16_t count_port = cluster.api_ports_[o.crash_primary_at_s >= 0 ? 1 : 0];
+  res.view_change_timeout_ms = genesis->consensus.view_change_timeout_ms;
   // Ready when every validator answers and the network commits the org setup.
   const auto ready_deadline = Clock::now() + std::chrono::seconds(60);
   for (uint16_t p : cluster.api_ports_) {
@@ -940,6 +962,9 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   std::mutex mu;
   std::vector<Sample> samples;
   std::atomic<uint64_t> not_committed{0}, rejected{0}, late{0}, next_tx{0}, http_errors{0};
+  // --crash-primary-at: the validator killed (-1: none yet); requests it cut are not errors.
+  std::atomic<int> crashed{-1};
+  std::atomic<uint64_t> cut_batches{0};
   std::atomic<bool> out_of_txs{false};
   const auto run_start = Clock::now();
   const double total_s = o.warmup_s + o.window_s;
@@ -957,7 +982,7 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
           : std::max<uint32_t>(validators * 2,
                                static_cast<uint32_t>(std::ceil(rate * 0.6 / o.batch)) + validators);
 
-  auto send_batch = [&](Conn& c, Clock::time_point t0) -> bool {
+  auto send_batch = [&](Conn& c, uint32_t node, Clock::time_point t0) -> bool {
     const uint64_t from = next_tx.fetch_add(batch);
     if (from >= wl.load.size()) {
       out_of_txs = true;
@@ -968,8 +993,12 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
                   "application/x-protobuf");
     const auto t1 = Clock::now();
     if (!r || r->status != 200) {
-      http_errors += 1;
-      std::this_thread::sleep_for(Ms(50));
+      if (crashed.load() == static_cast<int>(node)) {
+        cut_batches += 1;
+      } else {
+        http_errors += 1;
+        std::this_thread::sleep_for(Ms(50));
+      }
       return true;
     }
     boost::system::error_code ec;
@@ -1001,9 +1030,14 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   std::vector<std::thread> workers;
   for (uint32_t w = 0; w < conns; ++w) {
     workers.emplace_back([&, w] {
-      Conn c(cluster.api_ports_[w % validators]);
+      uint32_t node = w % validators;
+      auto c = std::make_unique<Conn>(cluster.api_ports_[node]);
       for (uint64_t iter = 0; iter < 10'000'000; ++iter) {
         if (g_stop || Clock::now() >= load_end || out_of_txs) return;
+        if (crashed.load() == static_cast<int>(node)) {  // a client moves to the next validator
+          node = (node + 1) % validators;
+          c = std::make_unique<Conn>(cluster.api_ports_[node]);
+        }
         Clock::time_point t0 = Clock::now();
         if (mode == "open") {
           std::unique_lock lock(qmu);
@@ -1016,7 +1050,7 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
           lock.unlock();
           if (Clock::now() - t0 > Ms(100)) ++late;
         }
-        if (!send_batch(c, t0)) return;
+        if (!send_batch(*c, node, t0)) return;
       }
     });
   }
@@ -1046,21 +1080,34 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     double cpu = 0, committed = 0, blocks = 0, views = 0, tx_sig_checks = 0, consensus_sigs = 0;
     std::map<std::string, double> thread_cpu;
   };
+  // A killed validator's CPU and counters as they were read just before the kill, so that what
+  // it spent and checked stays in the window's totals.
+  struct Frozen {
+    double cpu = 0;
+    std::map<std::string, double> thread_cpu;
+    std::string metrics;
+  };
+  std::vector<std::optional<Frozen>> frozen(validators);
   // All validators' CPU, in all and by thread group (the window's ends and its slices).
   auto read_node_cpu = [&](double* cpu, std::map<std::string, double>* thread_cpu) {
-    for (auto& p : cluster.procs_) {
-      *cpu += ProcessCpuSeconds(p->pid());
-      AddThreadCpuSeconds(p->pid(), thread_cpu);
+    for (size_t i = 0; i < cluster.procs_.size(); ++i) {
+      if (frozen[i]) {
+        *cpu += frozen[i]->cpu;
+        for (const auto& [group, used] : frozen[i]->thread_cpu) (*thread_cpu)[group] += used;
+        continue;
+      }
+      *cpu += ProcessCpuSeconds(cluster.procs_[i]->pid());
+      AddThreadCpuSeconds(cluster.procs_[i]->pid(), thread_cpu);
     }
   };
   auto snapshot = [&](Snapshot* s) {
     *s = Snapshot{};
     read_node_cpu(&s->cpu, &s->thread_cpu);
-    const std::string m = Metrics(port0);
+    const std::string m = Metrics(count_port);
     s->committed = MetricSum(m, "hc_node_txs_committed_total");
     s->blocks = MetricSum(m, "hc_node_blocks_committed_total");
-    for (uint16_t port : cluster.api_ports_) {
-      const std::string mv = Metrics(port);
+    for (size_t i = 0; i < cluster.api_ports_.size(); ++i) {
+      const std::string mv = frozen[i] ? frozen[i]->metrics : Metrics(cluster.api_ports_[i]);
       s->views = std::max(s->views, MetricSum(mv, "hc_consensus_new_views_installed_total"));
       s->tx_sig_checks += MetricSum(mv, "hc_node_tx_signature_checks_total");
       s->consensus_sigs += MetricSum(mv, "hc_consensus_signatures_verified_total");
@@ -1082,6 +1129,48 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   std::optional<Clock::time_point> backup_sent;
   bool backup_counted = false;
   const std::string backups_ok = "hc_node_backups_total{result=\"ok\"}";
+  // --crash-primary-at: kill validator 0 once, then watch validator 1 for a new view and for its
+  // first commit in that view.
+  std::optional<Clock::time_point> killed_at, new_view_at;
+  double views_before = 0, committed_at_new_view = 0;
+  auto watch_crash = [&] {
+    if (res.crash_progress_s >= 0) return;
+    const auto now = Clock::now();
+    if (!killed_at) {
+      if (Seconds(now - w0) < o.crash_primary_at_s) return;
+      const auto status = GetJson(count_port, "/v1/status");
+      const json::value* view = status ? status->if_contains("view") : nullptr;
+      if (view == nullptr || !view->is_number() || view->to_number<uint64_t>() != 0) {
+        res.error =
+            "--crash-primary-at: the view is not 0 at the kill (validator 0 is not the "
+            "primary)";
+        res.crash_at_s = Seconds(now - w0);
+        killed_at = now;
+        return;
+      }
+      views_before = MetricSum(Metrics(count_port), "hc_consensus_new_views_installed_total");
+      Frozen f;
+      f.cpu = ProcessCpuSeconds(cluster.procs_[0]->pid());
+      AddThreadCpuSeconds(cluster.procs_[0]->pid(), &f.thread_cpu);
+      f.metrics = Metrics(cluster.api_ports_[0]);
+      frozen[0] = std::move(f);
+      crashed = 0;
+      cluster.procs_[0]->Kill();
+      killed_at = Clock::now();
+      res.crash_at_s = Seconds(*killed_at - w0);
+      return;
+    }
+    if (!res.error.empty()) return;
+    const std::string m = Metrics(count_port);
+    if (!new_view_at) {
+      if (MetricSum(m, "hc_consensus_new_views_installed_total") <= views_before) return;
+      new_view_at = now;
+      res.crash_new_view_s = Seconds(now - *killed_at);
+      committed_at_new_view = MetricSum(m, "hc_node_txs_committed_total");
+    } else if (MetricSum(m, "hc_node_txs_committed_total") > committed_at_new_view) {
+      res.crash_progress_s = Seconds(now - *killed_at);
+    }
+  };
   // Slice boundaries (RunResult::slices): all nodes' CPU (by thread group too), validator 0's
   // committed counter and the probe's totals, every kSliceS seconds.
   struct Mark {
@@ -1107,10 +1196,11 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
       double cpu = 0;
       std::map<std::string, double> thread_cpu;
       read_node_cpu(&cpu, &thread_cpu);
-      mark(Clock::now(), cpu, MetricSum(Metrics(port0), "hc_node_txs_committed_total"),
+      mark(Clock::now(), cpu, MetricSum(Metrics(count_port), "hc_node_txs_committed_total"),
            std::move(thread_cpu));
     }
     std::this_thread::sleep_for(Ms(50));
+    if (o.crash_primary_at_s >= 0) watch_crash();
     if (o.backup_at_s < 0 || backup_counted) continue;
     const double in_window = Seconds(Clock::now() - w0);
     if (!backup_sent && in_window >= o.backup_at_s) {
@@ -1133,6 +1223,11 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     }
   }
   if (backup_sent && !backup_counted) res.error = "the backup was not counted within the window";
+  if (res.crash_at_s >= 0 && res.crash_progress_s < 0 && res.error.empty()) {
+    res.error = res.crash_new_view_s < 0
+                    ? "no new view within the window after the primary was killed"
+                    : "no commit within the window after the new view";
+  }
   if (backup_counted && !res.backup_ok) res.error = "the online backup failed (validator 0's log)";
   snapshot(&s1);
   const double gen1 = SelfCpuSeconds() - window_probe.cpu_s();
@@ -1160,6 +1255,7 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   for (auto& t : workers) t.join();  // each returns within one batch's bounded wait
 
   res.ran_out_of_txs = out_of_txs;
+  res.crash_lost_batches = cut_batches;
   res.window_s = Seconds(w1 - w0);
   res.committed_window = static_cast<uint64_t>(s1.committed - s0.committed);
   res.committed_tps =
@@ -1172,6 +1268,10 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
       lat.push_back(s.latency_ms);
       res.per_second[std::min(res.per_second.size() - 1,
                               static_cast<size_t>(s.commit_at_s - ws))] += 1;
+      // The slice whose span holds the commit (the last one that starts at or before it).
+      auto after = std::upper_bound(res.slices.begin(), res.slices.end(), s.commit_at_s - ws,
+                                    [](double t, const Slice& sl) { return t < sl.start_s; });
+      if (after != res.slices.begin()) std::prev(after)->latencies_ms.push_back(s.latency_ms);
     }
   }
   res.observed_commits = lat.size();
@@ -1203,7 +1303,7 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   // committed).
   uint64_t disk = 0;
   for (const auto& d : cluster.data_dirs_) disk += DiskBytes(d);
-  const double total_committed = MetricSum(Metrics(port0), "hc_node_txs_committed_total");
+  const double total_committed = MetricSum(Metrics(count_port), "hc_node_txs_committed_total");
   if (total_committed > 0)
     res.bytes_per_tx = static_cast<double>(disk) / validators / total_committed;
   if (http_errors > 0 && res.error.empty()) {
@@ -1220,16 +1320,33 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   return res;
 }
 
-// The window's commits per second from 5 s before the backup's signal to 5 s after it was counted.
-json::array BackupWindow(const RunResult& r) {
+// The window's client-observed commits per second from second `from` to second `to`.
+json::array CommitsAround(const RunResult& r, double from, double to) {
   json::array out;
-  if (r.backup_at_s < 0 || r.per_second.empty()) return out;
-  const double from = std::max(0.0, r.backup_at_s - 5);
-  const double to = r.backup_at_s + r.backup_s + 5;
-  for (size_t k = static_cast<size_t>(from); k < r.per_second.size() && k <= to; ++k) {
+  for (size_t k = static_cast<size_t>(std::max(0.0, from)); k < r.per_second.size() && k <= to;
+       ++k) {
     out.push_back(r.per_second[k]);
   }
   return out;
+}
+
+// From 5 s before the backup's signal to 5 s after it was counted.
+json::array BackupWindow(const RunResult& r) {
+  if (r.backup_at_s < 0) return {};
+  return CommitsAround(r, r.backup_at_s - 5, r.backup_at_s + r.backup_s + 5);
+}
+
+// From 5 s before the kill to 10 s after the first commit in the new view (or the window's end).
+json::array CrashWindow(const RunResult& r) {
+  if (r.crash_at_s < 0) return {};
+  const double after = r.crash_progress_s >= 0 ? r.crash_progress_s + 10 : r.window_s;
+  return CommitsAround(r, r.crash_at_s - 5, r.crash_at_s + after);
+}
+
+// DESIGN.md §8's bar for a primary crash: a new view and progress within 2 x the timeout.
+bool CrashWithinBar(const RunResult& r) {
+  return r.crash_new_view_s >= 0 && r.crash_progress_s >= 0 &&
+         r.crash_progress_s * 1000 <= 2.0 * r.view_change_timeout_ms;
 }
 
 json::object ToJson(const RunResult& r) {
@@ -1297,6 +1414,8 @@ json::object ToJson(const RunResult& r) {
                       {"node_cpu_us_per_tx", sl.node_cpu_us_per_tx()},
                       {"node_cpu_us_per_tx_by_thread", std::move(by_thread)},
                       {"ed25519_verify_per_core_s", sl.verify_rate()},
+                      {"p50_ms", sl.latency_ms(0.50)},
+                      {"p99_ms", sl.latency_ms(0.99)},
                       {"cpu_over_signature_checks", sl.cpu_over_sigchecks(r.validators)}});
   }
   o["slices"] = std::move(slices);
@@ -1308,6 +1427,16 @@ json::object ToJson(const RunResult& r) {
                    {"bytes", r.backup_bytes},
                    {"db_bytes", r.backup_db_bytes},
                    {"commits_per_second_around", BackupWindow(r)}};
+  }
+  if (r.crash_at_s >= 0) {
+    o["primary_crash"] = {{"at_s", r.crash_at_s},
+                          {"killed", 0},
+                          {"view_change_timeout_ms", r.view_change_timeout_ms},
+                          {"new_view_s", r.crash_new_view_s},
+                          {"progress_s", r.crash_progress_s},
+                          {"within_two_timeouts", CrashWithinBar(r)},
+                          {"lost_batches", r.crash_lost_batches},
+                          {"commits_per_second_around", CrashWindow(r)}};
   }
   if (!r.error.empty()) o["error"] = r.error;
   return o;
@@ -1420,15 +1549,17 @@ std::string Markdown(const Options& o, const Conditions& c, const std::vector<Ru
     if (r.window_s < 120 || r.slices.empty()) continue;
     const size_t per_row = (r.slices.size() + 19) / 20;
     md << "\nOver the window (" << r.validators << " validators, " << LoadLabel(r)
-       << "), from the window's start:\n\n| from s | to s | committed tx/s | node CPU µs / tx | "
-          "verify/s (1 core) | CPU / sig checks |\n|---|---|---|---|---|---|\n";
+       << "), from the window's start:\n\n| from s | to s | committed tx/s | p50 ms | p99 ms | "
+          "node CPU µs / tx | verify/s (1 core) | CPU / sig checks |\n"
+          "|---|---|---|---|---|---|---|---|\n";
     for (size_t i = 0; i < r.slices.size(); i += per_row) {
       Slice m = r.slices[i];
       for (size_t j = i + 1; j < std::min(r.slices.size(), i + per_row); ++j) {
         m = m.Then(r.slices[j]);
       }
       md << "| " << Fmt(m.start_s, 0) << " | " << Fmt(m.start_s + m.length_s, 0) << " | "
-         << Fmt(m.committed_tps(), 0) << " | " << Fmt(m.node_cpu_us_per_tx(), 1) << " | "
+         << Fmt(m.committed_tps(), 0) << " | " << Fmt(m.latency_ms(0.50), 1) << " | "
+         << Fmt(m.latency_ms(0.99), 1) << " | " << Fmt(m.node_cpu_us_per_tx(), 1) << " | "
          << Fmt(m.verify_rate(), 0) << " | " << Fmt(m.cpu_over_sigchecks(r.validators), 2)
          << " |\n";
     }
@@ -1442,6 +1573,22 @@ std::string Markdown(const Options& o, const Conditions& c, const std::vector<Ru
        << Fmt(static_cast<double>(r.backup_db_bytes) / 1e6, 1)
        << " MB. Commits per second from 5 s before to 5 s after:";
     for (const json::value& n : BackupWindow(r)) md << " " << n.as_uint64();
+    md << "\n";
+  }
+  for (const RunResult& r : runs) {
+    if (r.crash_at_s < 0) continue;
+    md << "\nPrimary crash: validator 0 killed (SIGKILL) " << Fmt(r.crash_at_s, 1)
+       << " s into the window; view-change timeout " << r.view_change_timeout_ms
+       << " ms. Validator 1 installed a new view "
+       << (r.crash_new_view_s >= 0 ? Fmt(r.crash_new_view_s, 2) + " s" : std::string("never"))
+       << " after the kill and committed in it "
+       << (r.crash_progress_s >= 0 ? Fmt(r.crash_progress_s, 2) + " s" : std::string("never"))
+       << " after (bar: within " << Fmt(2.0 * r.view_change_timeout_ms / 1000, 1)
+       << " s: " << (CrashWithinBar(r) ? "met" : "NOT met") << "); " << r.crash_lost_batches
+       << " requests in flight to it were cut, and their clients moved to the next validator. "
+          "The window's view changes, latencies and CPU include the crash. Commits per second "
+          "from 5 s before the kill to 10 s after the first new-view commit:";
+    for (const json::value& n : CrashWindow(r)) md << " " << n.as_uint64();
     md << "\n";
   }
   if (std::any_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.catchup_height; })) {
@@ -1503,6 +1650,10 @@ int Main(int argc, char** argv) {
                  "seconds into the window at which validator 0 writes an online backup "
                  "(SIGUSR1); the report gives its duration and the commits per second around it")
       ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--crash-primary-at", o.crash_primary_at_s,
+                 "seconds into the window at which the primary (validator 0) is killed with "
+                 "SIGKILL; the report gives the time to a new view and to its first commit")
+      ->check(CLI::Range(0.0, 3600.0));
   CLI11_PARSE(app, argc, argv);
   if (o.mode == "open" && !o.sweep && o.rate <= 0) {
     std::cerr << "--mode open needs --rate\n";
@@ -1511,6 +1662,18 @@ int Main(int argc, char** argv) {
   if (o.backup_at_s >= o.window_s) {
     std::cerr << "--backup-at must fall inside the window (--window " << o.window_s << ")\n";
     return 2;
+  }
+  if (o.crash_primary_at_s >= 0) {
+    const char* why = o.crash_primary_at_s >= o.window_s ? "must fall inside the window"
+                      : o.validators < 4                 ? "needs at least 4 validators (f >= 1)"
+                      : o.sweep                          ? "is for one run, not --sweep"
+                      : o.backup_at_s >= 0 || o.catchup  ? "kills validator 0, which --backup-at "
+                                                           "and --catchup use"
+                                                         : nullptr;
+    if (why != nullptr) {
+      std::cerr << "--crash-primary-at " << why << "\n";
+      return 2;
+    }
   }
   if (o.txs == 0) {
     const double r = o.mode == "open" && !o.sweep ? o.rate * 1.1 : o.rate_guess;
