@@ -123,6 +123,9 @@ struct Options {
   double backup_at_s = -1;
   // Seconds into the window at which the primary (validator 0) is killed with SIGKILL; < 0: none.
   double crash_primary_at_s = -1;
+  // With crash_primary_at_s: seconds after the new view's first commit at which the killed
+  // validator is started again on its data directory; < 0: never.
+  double restart_after_s = -1;
   // Genesis consensus parameters (0: `hcctl network new`'s defaults).
   int64_t batch_delay_ms = 0;
   uint32_t batch_txs_max = 0;
@@ -641,6 +644,11 @@ struct RunResult {
   double crash_new_view_s = -1;         // to validator 1 installing a new view
   double crash_progress_s = -1;         // to validator 1's first commit after it
   uint64_t crash_lost_batches = 0;      // requests cut by the kill (their txs' fate unknown)
+  // --restart-after: the killed validator restarted on its data directory under the load.
+  double restart_at_s = -1;  // seconds into the window
+  double rejoin_s = -1;      // from the restart to its height within one block of validator 1's
+  uint64_t rejoin_gap_blocks = 0;  // validator 1's height less its own when its API first answered
+  uint64_t rejoin_last_gap_blocks = 0;  // the same, at the last poll
   std::string error;
 };
 
@@ -743,6 +751,7 @@ class Cluster {
   std::vector<std::unique_ptr<NodeProcess>> procs_;
   std::vector<uint16_t> api_ports_;
   std::vector<std::string> data_dirs_;
+  std::vector<std::string> configs_, logs_;  // what each process was started with
 };
 
 // Submits `txs` in batches with wait=commit to validator 0 until all are committed.
@@ -921,6 +930,8 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
       return res;
     }
     cluster.procs_.push_back(std::move(p));
+    cluster.configs_.push_back(node.config_path);
+    cluster.logs_.push_back(node.dir + "/node.log");
     cluster.api_ports_.push_back(
         static_cast<uint16_t>(std::stoi(node.api_address.substr(node.api_address.rfind(':') + 1))));
     cluster.data_dirs_.push_back(node.dir + "/data");
@@ -1081,7 +1092,7 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     std::map<std::string, double> thread_cpu;
   };
   // A killed validator's CPU and counters as they were read just before the kill, so that what
-  // it spent and checked stays in the window's totals.
+  // it spent and checked stays in the window's totals (with a restarted process's own added).
   struct Frozen {
     double cpu = 0;
     std::map<std::string, double> thread_cpu;
@@ -1094,8 +1105,8 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
       if (frozen[i]) {
         *cpu += frozen[i]->cpu;
         for (const auto& [group, used] : frozen[i]->thread_cpu) (*thread_cpu)[group] += used;
-        continue;
       }
+      if (cluster.procs_[i]->pid() <= 0) continue;  // killed, not restarted
       *cpu += ProcessCpuSeconds(cluster.procs_[i]->pid());
       AddThreadCpuSeconds(cluster.procs_[i]->pid(), thread_cpu);
     }
@@ -1107,10 +1118,14 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     s->committed = MetricSum(m, "hc_node_txs_committed_total");
     s->blocks = MetricSum(m, "hc_node_blocks_committed_total");
     for (size_t i = 0; i < cluster.api_ports_.size(); ++i) {
-      const std::string mv = frozen[i] ? frozen[i]->metrics : Metrics(cluster.api_ports_[i]);
-      s->views = std::max(s->views, MetricSum(mv, "hc_consensus_new_views_installed_total"));
-      s->tx_sig_checks += MetricSum(mv, "hc_node_tx_signature_checks_total");
-      s->consensus_sigs += MetricSum(mv, "hc_consensus_signatures_verified_total");
+      std::vector<std::string> texts;  // a killed node's last counters, and a restarted one's
+      if (frozen[i]) texts.push_back(frozen[i]->metrics);
+      if (cluster.procs_[i]->pid() > 0) texts.push_back(Metrics(cluster.api_ports_[i]));
+      for (const std::string& mv : texts) {
+        s->views = std::max(s->views, MetricSum(mv, "hc_consensus_new_views_installed_total"));
+        s->tx_sig_checks += MetricSum(mv, "hc_node_tx_signature_checks_total");
+        s->consensus_sigs += MetricSum(mv, "hc_consensus_signatures_verified_total");
+      }
     }
   };
   const auto window_start = run_start + std::chrono::duration_cast<Clock::duration>(
@@ -1130,12 +1145,40 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   bool backup_counted = false;
   const std::string backups_ok = "hc_node_backups_total{result=\"ok\"}";
   // --crash-primary-at: kill validator 0 once, then watch validator 1 for a new view and for its
-  // first commit in that view.
-  std::optional<Clock::time_point> killed_at, new_view_at;
+  // first commit in that view; --restart-after: then start validator 0 again and watch its height
+  // until it reaches validator 1's.
+  std::optional<Clock::time_point> killed_at, new_view_at, progress_at, restarted_at;
   double views_before = 0, committed_at_new_view = 0;
+  bool gap_read = false;
+  auto watch_restart = [&](Clock::time_point now) {
+    if (o.restart_after_s < 0 || res.rejoin_s >= 0 || !res.error.empty()) return;
+    if (!restarted_at) {
+      if (Seconds(now - *progress_at) < o.restart_after_s) return;
+      if (!cluster.procs_[0]->Start(o.node_bin, cluster.configs_[0], cluster.logs_[0])) {
+        res.error = "--restart-after: cannot start validator 0 again";
+        return;
+      }
+      restarted_at = Clock::now();
+      res.restart_at_s = Seconds(*restarted_at - w0);
+      return;
+    }
+    const std::optional<uint64_t> h1 = StatusHeight(count_port);
+    const std::optional<uint64_t> h0 = StatusHeight(port0);
+    if (!h0 || !h1) return;  // still opening its database
+    if (!gap_read) {
+      gap_read = true;
+      res.rejoin_gap_blocks = *h1 > *h0 ? *h1 - *h0 : 0;
+    }
+    res.rejoin_last_gap_blocks = *h1 > *h0 ? *h1 - *h0 : 0;
+    // In step: at most the block in flight behind (read after validator 1's height).
+    if (*h0 + 1 >= *h1) res.rejoin_s = Seconds(Clock::now() - *restarted_at);
+  };
   auto watch_crash = [&] {
-    if (res.crash_progress_s >= 0) return;
     const auto now = Clock::now();
+    if (progress_at) {
+      watch_restart(now);
+      return;
+    }
     if (!killed_at) {
       if (Seconds(now - w0) < o.crash_primary_at_s) return;
       const auto status = GetJson(count_port, "/v1/status");
@@ -1168,6 +1211,7 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
       res.crash_new_view_s = Seconds(now - *killed_at);
       committed_at_new_view = MetricSum(m, "hc_node_txs_committed_total");
     } else if (MetricSum(m, "hc_node_txs_committed_total") > committed_at_new_view) {
+      progress_at = now;
       res.crash_progress_s = Seconds(now - *killed_at);
     }
   };
@@ -1227,6 +1271,13 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     res.error = res.crash_new_view_s < 0
                     ? "no new view within the window after the primary was killed"
                     : "no commit within the window after the new view";
+  }
+  if (o.restart_after_s >= 0 && res.crash_progress_s >= 0 && res.rejoin_s < 0 &&
+      res.error.empty()) {
+    res.error = res.restart_at_s < 0 ? "--restart-after: the window ended before the restart"
+                                     : "the restarted validator was still " +
+                                           std::to_string(res.rejoin_last_gap_blocks) +
+                                           " blocks behind validator 1 at the window's end";
   }
   if (backup_counted && !res.backup_ok) res.error = "the online backup failed (validator 0's log)";
   snapshot(&s1);
@@ -1437,6 +1488,13 @@ json::object ToJson(const RunResult& r) {
                           {"within_two_timeouts", CrashWithinBar(r)},
                           {"lost_batches", r.crash_lost_batches},
                           {"commits_per_second_around", CrashWindow(r)}};
+    if (r.restart_at_s >= 0) {
+      json::object& c = o["primary_crash"].as_object();
+      c["restart_at_s"] = r.restart_at_s;
+      c["rejoin_s"] = r.rejoin_s;
+      c["rejoin_gap_blocks"] = r.rejoin_gap_blocks;
+      c["rejoin_last_gap_blocks"] = r.rejoin_last_gap_blocks;
+    }
   }
   if (!r.error.empty()) o["error"] = r.error;
   return o;
@@ -1590,6 +1648,16 @@ std::string Markdown(const Options& o, const Conditions& c, const std::vector<Ru
           "from 5 s before the kill to 10 s after the first new-view commit:";
     for (const json::value& n : CrashWindow(r)) md << " " << n.as_uint64();
     md << "\n";
+    if (r.restart_at_s >= 0) {
+      md << "\nValidator 0 restarted on its data directory " << Fmt(r.restart_at_s, 1)
+         << " s into the window, " << r.rejoin_gap_blocks
+         << " blocks behind validator 1 when its API first answered; it came within one block of "
+            "validator 1's height "
+         << (r.rejoin_s >= 0 ? Fmt(r.rejoin_s, 2) + " s after its start"
+                             : "not within the window (" +
+                                   std::to_string(r.rejoin_last_gap_blocks) + " blocks behind)")
+         << ".\n";
+    }
   }
   if (std::any_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.catchup_height; })) {
     md << "\nCatch-up of an empty node by state transfer, after the load:\n\n"
@@ -1654,6 +1722,11 @@ int Main(int argc, char** argv) {
                  "seconds into the window at which the primary (validator 0) is killed with "
                  "SIGKILL; the report gives the time to a new view and to its first commit")
       ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--restart-after", o.restart_after_s,
+                 "with --crash-primary-at: start the killed validator again this many seconds "
+                 "after the new view's first commit; the report gives the time until its height "
+                 "is within one block of validator 1's")
+      ->check(CLI::Range(0.0, 3600.0));
   CLI11_PARSE(app, argc, argv);
   if (o.mode == "open" && !o.sweep && o.rate <= 0) {
     std::cerr << "--mode open needs --rate\n";
@@ -1661,6 +1734,10 @@ int Main(int argc, char** argv) {
   }
   if (o.backup_at_s >= o.window_s) {
     std::cerr << "--backup-at must fall inside the window (--window " << o.window_s << ")\n";
+    return 2;
+  }
+  if (o.restart_after_s >= 0 && o.crash_primary_at_s < 0) {
+    std::cerr << "--restart-after needs --crash-primary-at\n";
     return 2;
   }
   if (o.crash_primary_at_s >= 0) {
