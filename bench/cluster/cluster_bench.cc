@@ -59,6 +59,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "cli/network_gen.h"
@@ -539,7 +540,7 @@ double Percentile(std::vector<double>& v, double p) {
 constexpr double kSliceS = 10;
 struct Slice {
   double start_s = 0, length_s = 0;  // from the window's start
-  double committed = 0;              // validator 0's committed counter
+  double committed = 0;              // the counted validator's committed counter
   double node_cpu_s = 0;             // all validators
   uint64_t probe_verifies = 0;       // the window's verify probe, within the slice
   double probe_cpu_s = 0;
@@ -581,7 +582,8 @@ struct RunResult {
   double offered_rate = 0;  // open loop
   uint32_t inflight = 0;    // closed loop
   double window_s = 0;
-  uint64_t committed_window = 0;  // node-side (validator 0's hc_node_txs_committed_total)
+  uint64_t committed_window = 0;  // node-side: hc_node_txs_committed_total of validator 0
+                                  // (validator 1 in a --crash-primary-at run)
   double committed_tps = 0;
   uint64_t observed_commits = 0;  // client-side, txs whose commit landed in the window
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
@@ -1147,9 +1149,9 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
   // --crash-primary-at: kill validator 0 once, then watch validator 1 for a new view and for its
   // first commit in that view; --restart-after: then start validator 0 again and watch its height
   // until it reaches validator 1's.
-  std::optional<Clock::time_point> killed_at, new_view_at, progress_at, restarted_at;
+  std::optional<Clock::time_point> killed_at, progress_at, restarted_at;
   double views_before = 0, committed_at_new_view = 0;
-  bool gap_read = false;
+  bool gap_read = false;  // the restarted node's API has answered
   auto watch_restart = [&](Clock::time_point now) {
     if (o.restart_after_s < 0 || res.rejoin_s >= 0 || !res.error.empty()) return;
     if (!restarted_at) {
@@ -1165,11 +1167,9 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     const std::optional<uint64_t> h1 = StatusHeight(count_port);
     const std::optional<uint64_t> h0 = StatusHeight(port0);
     if (!h0 || !h1) return;  // still opening its database
-    if (!gap_read) {
-      gap_read = true;
-      res.rejoin_gap_blocks = *h1 > *h0 ? *h1 - *h0 : 0;
-    }
-    res.rejoin_last_gap_blocks = *h1 > *h0 ? *h1 - *h0 : 0;
+    const uint64_t gap = *h1 > *h0 ? *h1 - *h0 : 0;
+    if (!std::exchange(gap_read, true)) res.rejoin_gap_blocks = gap;
+    res.rejoin_last_gap_blocks = gap;
     // In step: at most the block in flight behind (read after validator 1's height).
     if (*h0 + 1 >= *h1) res.rejoin_s = Seconds(Clock::now() - *restarted_at);
   };
@@ -1205,9 +1205,8 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     }
     if (!res.error.empty()) return;
     const std::string m = Metrics(count_port);
-    if (!new_view_at) {
+    if (res.crash_new_view_s < 0) {
       if (MetricSum(m, "hc_consensus_new_views_installed_total") <= views_before) return;
-      new_view_at = now;
       res.crash_new_view_s = Seconds(now - *killed_at);
       committed_at_new_view = MetricSum(m, "hc_node_txs_committed_total");
     } else if (MetricSum(m, "hc_node_txs_committed_total") > committed_at_new_view) {
@@ -1215,8 +1214,8 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
       res.crash_progress_s = Seconds(now - *killed_at);
     }
   };
-  // Slice boundaries (RunResult::slices): all nodes' CPU (by thread group too), validator 0's
-  // committed counter and the probe's totals, every kSliceS seconds.
+  // Slice boundaries (RunResult::slices): all nodes' CPU (by thread group too), the counted
+  // validator's committed counter and the probe's totals, every kSliceS seconds.
   struct Mark {
     Clock::time_point at;
     double cpu = 0, committed = 0, probe_cpu_s = 0;
