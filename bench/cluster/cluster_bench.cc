@@ -1101,6 +1101,10 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     std::string metrics;
   };
   std::vector<std::optional<Frozen>> frozen(validators);
+  auto read_process_cpu = [](pid_t pid, double* cpu, std::map<std::string, double>* thread_cpu) {
+    *cpu += ProcessCpuSeconds(pid);
+    AddThreadCpuSeconds(pid, thread_cpu);
+  };
   // All validators' CPU, in all and by thread group (the window's ends and its slices).
   auto read_node_cpu = [&](double* cpu, std::map<std::string, double>* thread_cpu) {
     for (size_t i = 0; i < cluster.procs_.size(); ++i) {
@@ -1109,8 +1113,7 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
         for (const auto& [group, used] : frozen[i]->thread_cpu) (*thread_cpu)[group] += used;
       }
       if (cluster.procs_[i]->pid() <= 0) continue;  // killed, not restarted
-      *cpu += ProcessCpuSeconds(cluster.procs_[i]->pid());
-      AddThreadCpuSeconds(cluster.procs_[i]->pid(), thread_cpu);
+      read_process_cpu(cluster.procs_[i]->pid(), cpu, thread_cpu);
     }
   };
   auto snapshot = [&](Snapshot* s) {
@@ -1193,8 +1196,7 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
       }
       views_before = MetricSum(Metrics(count_port), "hc_consensus_new_views_installed_total");
       Frozen f;
-      f.cpu = ProcessCpuSeconds(cluster.procs_[0]->pid());
-      AddThreadCpuSeconds(cluster.procs_[0]->pid(), &f.thread_cpu);
+      read_process_cpu(cluster.procs_[0]->pid(), &f.cpu, &f.thread_cpu);
       f.metrics = Metrics(cluster.api_ports_[0]);
       frozen[0] = std::move(f);
       crashed = 0;
