@@ -67,6 +67,13 @@ void RegisterNetwork(CLI::App& app, int* exit_code) {
   cmd->add_option("--view-change-timeout-ms", opts->spec.consensus.view_change_timeout_ms,
                   "Consensus: view-change timeout")
       ->capture_default_str();
+  cmd->add_option("--tx-max-age-ms", opts->spec.txs.max_age_ms,
+                  "Txs: refuse a tx signed longer than this before its block (0: no lifetime)")
+      ->check(CLI::Number)
+      ->capture_default_str();
+  cmd->add_option("--tx-max-future-ms", opts->spec.txs.max_future_ms,
+                  "Txs: refuse a tx signed longer than this after its block (signers' clocks)")
+      ->capture_default_str();
   cmd->add_option("--log-level", opts->spec.log_level, "log_level written to every node.toml")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

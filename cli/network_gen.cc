@@ -133,6 +133,7 @@ Status GenerateNetwork(const NetworkSpec& spec, const std::string& out_dir,
                                       std::chrono::system_clock::now().time_since_epoch())
                                       .count();
   genesis.consensus = spec.consensus;
+  genesis.txs = spec.txs;
 
   std::vector<PendingNode> nodes;
   const uint32_t total = spec.validators + spec.observers;

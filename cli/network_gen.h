@@ -44,6 +44,8 @@ struct NetworkSpec {
   uint16_t base_p2p_port = 7000;
   uint16_t base_api_port = 8000;
   ledger::ConsensusParams consensus;
+  // R5's tx lifetime; max_age_ms 0 writes none (replays are then checked against the whole index).
+  ledger::TxLifetime txs = ledger::kDefaultTxLifetime;
   int64_t genesis_time_ms = 0;  // 0: now
   std::string log_level = "info";
   // Replace an existing network in out_dir: the node directories (data included), genesis.json

@@ -111,7 +111,8 @@ Result<Genesis> FromJson(const json::value& root) {
   if (!root.is_object()) return FieldError("(root)", "must be a JSON object");
   const json::object& o = root.get_object();
   HC_RETURN_IF_ERROR(CheckKnownFields(
-      o, "", {"version", "chain_id", "genesis_time_ms", "validators", "commissions", "consensus"}));
+      o, "",
+      {"version", "chain_id", "genesis_time_ms", "validators", "commissions", "consensus", "txs"}));
   Genesis g;
   HC_ASSIGN_OR_RETURN(int64_t version, GetInt(o, "version", "version", 1, 1));
   (void)version;
@@ -199,6 +200,18 @@ Result<Genesis> FromJson(const json::value& root) {
                            " must be a multiple of consensus.checkpoint_interval (" +
                            std::to_string(ci) + "), at least twice it, and at most 256");
   }
+
+  if (auto txs = o.find("txs"); txs != o.end()) {
+    if (!txs->value().is_object()) return FieldError("txs", "must be an object");
+    const json::object& to = txs->value().get_object();
+    HC_RETURN_IF_ERROR(CheckKnownFields(to, "txs", {"max_age_ms", "max_future_ms"}));
+    // At least a minute each way: clients sign a moment before they submit, and clocks drift.
+    constexpr int64_t kWeek = 7 * 86'400'000LL;
+    HC_ASSIGN_OR_RETURN(g.txs.max_age_ms,
+                        GetInt(to, "max_age_ms", "txs.max_age_ms", 60'000, kWeek));
+    HC_ASSIGN_OR_RETURN(g.txs.max_future_ms,
+                        GetInt(to, "max_future_ms", "txs.max_future_ms", 60'000, kWeek));
+  }
   return g;
 }
 
@@ -274,6 +287,12 @@ std::string GenesisToJson(const Genesis& g) {
   cp["checkpoint_interval"] = g.consensus.checkpoint_interval;
   cp["view_change_timeout_ms"] = g.consensus.view_change_timeout_ms;
   o["consensus"] = std::move(cp);
+  if (g.txs.enabled()) {
+    json::object to;
+    to["max_age_ms"] = g.txs.max_age_ms;
+    to["max_future_ms"] = g.txs.max_future_ms;
+    o["txs"] = std::move(to);
+  }
   return json::serialize(o);
 }
 
@@ -300,6 +319,11 @@ Hash32 GenesisHash(const Genesis& g) {
        {g.consensus.batch_txs_max, g.consensus.batch_bytes_max, g.consensus.batch_delay_ms,
         g.consensus.window, g.consensus.checkpoint_interval, g.consensus.view_change_timeout_ms}) {
     PutU32(&b, p);
+  }
+  if (g.txs.enabled()) {  // absent, the bytes are those of the chains made before it
+    b.append("txs");
+    PutU64(&b, static_cast<uint64_t>(g.txs.max_age_ms));
+    PutU64(&b, static_cast<uint64_t>(g.txs.max_future_ms));
   }
   return crypto::DomainHash(kGenesisDomain, AsBytes(b));
 }

@@ -11,8 +11,12 @@
 //       {"name": "Provincial Health Commission", "ed25519_key": "<base64 32>",
 //        "x25519_key": "<base64 32>", "fhir_organization": ""}, ...],
 //     "consensus": {"batch_txs_max": 1000, "batch_bytes_max": 1048576, "batch_delay_ms": 5,
-//                   "window": 16, "checkpoint_interval": 128, "view_change_timeout_ms": 2000}
+//                   "window": 16, "checkpoint_interval": 128, "view_change_timeout_ms": 2000},
+//     "txs": {"max_age_ms": 900000, "max_future_ms": 300000}
 //   }
+//
+// "txs" is optional: without it txs have no lifetime (R5 then checks replays against the whole tx
+// index, as the chains made before it do).
 //
 // Loading validates every field and rejects a malformed file with InvalidArgument naming the
 // field at fault ("validators[2].tls_key_pin: ..."). Unknown fields are rejected too, so a typo
@@ -59,6 +63,26 @@ struct ConsensusParams {
   uint32_t view_change_timeout_ms = 2000;
 };
 
+// R5: a tx is valid only in a block whose time t has created_ms in [t - max_age_ms,
+// t + max_future_ms]. max_age_ms == 0: no lifetime (every created_ms is valid).
+struct TxLifetime {
+  int64_t max_age_ms = 0;
+  int64_t max_future_ms = 0;
+
+  bool enabled() const { return max_age_ms > 0; }
+  bool Allows(int64_t created_ms, int64_t block_time_ms) const {
+    return !enabled() || (created_ms >= block_time_ms - max_age_ms &&
+                          created_ms <= block_time_ms + max_future_ms);
+  }
+  // The earliest block time at which a tx valid at `block_time_ms` can have been valid before.
+  int64_t Horizon(int64_t block_time_ms) const {
+    return block_time_ms - max_age_ms - max_future_ms;
+  }
+};
+// What `hcctl network new` writes into a new chain's genesis: a tx signed more than 15 minutes
+// before its block, or more than 5 minutes after it by the signer's clock, is refused.
+inline constexpr TxLifetime kDefaultTxLifetime{15 * 60'000, 5 * 60'000};
+
 struct Genesis {
   std::string chain_id;
   int64_t genesis_time_ms = 0;
@@ -66,6 +90,7 @@ struct Genesis {
                                              // f = (n-1)/3 is what the network tolerates
   std::vector<GenesisCommission> commissions;
   ConsensusParams consensus;
+  TxLifetime txs;  // absent from the file: no lifetime
 
   // 2f+1 with f = (n-1)/3: the commit-certificate quorum.
   size_t Quorum() const { return 2 * ((validators.size() - 1) / 3) + 1; }

@@ -181,6 +181,10 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(std::unique_ptr<KvStore> store, con
     }
   }
   HC_RETURN_IF_ERROR(ledger->VerifyTip());
+  if (genesis.txs.enabled()) {
+    ledger->recent_ =
+        std::make_unique<RecentTxIds>(ledger->tip_.height(), ledger->tip_.timestamp_ms());
+  }
   return ledger;
 }
 
@@ -499,6 +503,10 @@ Ledger::CommittedRun Ledger::CommitAttestedRun(std::span<const RunBlock> run,
         break;
       }
       staged->out.signatures_attested = true;
+      // The next blocks of the run rule replays out against this one's ids too; dropped again
+      // below if the run is not written.
+      NoteIndexed(staged->tip.height(), staged->tip.timestamp_ms(),
+                  std::move(staged->indexed_keys));
       staged_blocks.push_back(std::move(staged->out));
       end = std::move(staged->tip);
       end_range = std::move(staged->range);
@@ -515,10 +523,15 @@ Ledger::CommittedRun Ledger::CommitAttestedRun(std::span<const RunBlock> run,
       }
       if (is_last) {
         out.status = WriteStaged(batch, std::move(end), std::move(end_range));
-        if (out.status.ok()) out.blocks = std::move(staged_blocks);
+        if (out.status.ok()) {
+          out.blocks = std::move(staged_blocks);
+        } else if (recent_ != nullptr) {
+          recent_->DropAbove(tip_.height());
+        }
         return out;
       }
     }
+    if (recent_ != nullptr) recent_->DropAbove(tip_.height());
   }
   for (size_t i = 0; i < checked_until; ++i) {
     // The certificate first: no signature is checked for txs that no quorum certified.
@@ -546,8 +559,16 @@ Result<CommittedBlock> Ledger::CommitPrepared(std::string_view header_bytes,
   if (!broken_.ok()) return Broken();
   HC_ASSIGN_OR_RETURN(Staged staged, Stage(*store_, tip_, range_, header_bytes, certificate,
                                            std::move(prepared), expected, mismatch));
+  const uint64_t height = staged.tip.height();
+  const int64_t time_ms = staged.tip.timestamp_ms();
   HC_RETURN_IF_ERROR(WriteStaged(staged.batch, std::move(staged.tip), std::move(staged.range)));
+  NoteIndexed(height, time_ms, std::move(staged.indexed_keys));
   return std::move(staged.out);
+}
+
+void Ledger::NoteIndexed(uint64_t height, int64_t timestamp_ms, std::vector<uint64_t> keys) {
+  if (recent_ == nullptr) return;
+  recent_->AddBlock(height, timestamp_ms, std::move(keys), genesis_.txs.Horizon(timestamp_ms));
 }
 
 Status Ledger::Broken() const {
@@ -628,7 +649,8 @@ Result<Ledger::Staged> Ledger::Stage(const KvReader& kv, const lpb::ChainTip& en
   const Hash32 hash = consensus::BlockHash(AsBytes(header_bytes));
   HC_RETURN_IF_ERROR(CheckBlockCertificate(certificate, h, hash));
 
-  HC_ASSIGN_OR_RETURN(ExecutionResult exec, Execute(prepared, kv));
+  HC_ASSIGN_OR_RETURN(ExecutionResult exec,
+                      Execute(prepared, kv, ReplayContext{genesis_.txs, recent_.get()}));
   if (exec.first_entry != end_range.size()) {
     return Corruption("ledger store: " + DescribeKey(Cf::kState, keys::kEntryCount) +
                       ": the state counts " + std::to_string(exec.first_entry) +
@@ -668,6 +690,13 @@ Result<Ledger::Staged> Ledger::Stage(const KvReader& kv, const lpb::ChainTip& en
     group.set_height(h);
     for (const std::string& r : exec.receipt_bytes) group.add_receipts(r);
     batch.Put(Cf::kEntries, keys::EntriesGroup(exec.first_entry), Serialize(group));
+  }
+  if (recent_ != nullptr) {
+    for (const KvWrite& w : exec.writes.writes) {
+      if (w.cf == Cf::kTxIndex && w.value) {
+        staged.indexed_keys.push_back(RecentTxIds::KeyOf(AsBytes(w.key)));
+      }
+    }
   }
   batch.Append(std::move(exec.writes));
   CommittedBlock& out = staged.out;

@@ -144,6 +144,9 @@ class Ledger {
   uint64_t log_size() const { return range_.size(); }
   Hash32 log_root() const { return range_.Root(); }
   const Genesis& genesis() const { return genesis_; }
+  // The ids recent blocks indexed, when the genesis sets a tx lifetime (else null); thread-safe,
+  // for admission's replay check (R5) while this ledger commits.
+  const RecentTxIds* recent_tx_ids() const { return recent_.get(); }
   const Hash32& genesis_hash() const { return genesis_hash_; }
 
   // ---- Reads ----
@@ -178,6 +181,7 @@ class Ledger {
     ::healthchain::ledger::v1::ChainTip tip;
     crypto::CompactRange range;
     CommittedBlock out;
+    std::vector<uint64_t> indexed_keys;  // RecentTxIds keys of the ids it enters in the tx index
   };
   Result<Staged> Stage(const KvReader& kv, const ::healthchain::ledger::v1::ChainTip& end,
                        const crypto::CompactRange& end_range, std::string_view header,
@@ -187,6 +191,8 @@ class Ledger {
   Status WriteStaged(const KvBatch& batch, ::healthchain::ledger::v1::ChainTip tip,
                      crypto::CompactRange range);
   Status Broken() const;
+  // Hands a written (or, in a run, staged) block's indexed ids to recent_.
+  void NoteIndexed(uint64_t height, int64_t timestamp_ms, std::vector<uint64_t> keys);
   // R23's certificate check alone, before any tx signature of the block is checked.
   Status CheckCertified(std::string_view header,
                         const ::healthchain::v1::CommitCertificate& certificate) const;
@@ -207,6 +213,9 @@ class Ledger {
   ::healthchain::ledger::v1::ChainTip tip_;
   crypto::CompactRange range_;
   Status broken_;  // set when a commit failed half-way through the store; refuses more commits
+  // With a tx lifetime in the genesis: the ids of the blocks committed since the open, until
+  // they pass the replay horizon (R5). Shared with admission (recent_tx_ids()).
+  std::unique_ptr<RecentTxIds> recent_;
 };
 
 // ---- Building blocks (proposers, tests, benchmarks) ----

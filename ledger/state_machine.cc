@@ -97,7 +97,8 @@ struct SignerInfo {
 
 class Executor {
  public:
-  Executor(const ExecutableBlock& block, const KvReader& base) : block_(block), state_(base) {}
+  Executor(const ExecutableBlock& block, const KvReader& base, const ReplayContext& replay)
+      : block_(block), state_(base), replay_(replay) {}
 
   // Reads in two batches what the block's txs will read first: every tx id from the tx index
   // (R5), and the state records their bodies name (records, patients, consents, claims). Batched
@@ -108,10 +109,19 @@ class Executor {
     std::vector<std::string> state_keys;
     tx_ids.reserve(block_.txs.size());
     state_keys.reserve(2 * block_.txs.size());
+    // R5: a fresh tx's id can only be in blocks since the horizon; when RecentTxIds holds them
+    // all and none indexed it, the tx index need not be read.
+    const int64_t horizon = replay_.lifetime.Horizon(block_.timestamp_ms);
     for (const BlockTx& tx : block_.txs) {
       if (!tx.decoded.has_value()) continue;
-      tx_ids.push_back(AsStr(tx.decoded->tx_id));
       const pb::TxBody& body = tx.decoded->body;
+      if (replay_.recent != nullptr &&
+          replay_.lifetime.Allows(body.created_ms(), block_.timestamp_ms) &&
+          replay_.recent->RulesOut(RecentTxIds::KeyOf(tx.decoded->tx_id), horizon)) {
+        state_.AssumeAbsent(Cf::kTxIndex, AsStr(tx.decoded->tx_id));
+      } else {
+        tx_ids.push_back(AsStr(tx.decoded->tx_id));
+      }
       switch (body.payload_case()) {
         case pb::TxBody::kEnrollPatient:
           state_keys.push_back(keys::Patient(body.enroll_patient().patient_key()));
@@ -264,6 +274,19 @@ class Executor {
 
   Result<Outcome> ExecuteTx() {
     const std::string_view tx_id = AsStr(tx_->tx_id);
+    // R5: a tx outside its lifetime is refused before it reaches the tx index (a tx that was
+    // valid earlier and is replayed late is refused here too, without a read).
+    const int64_t created = tx_->body.created_ms();
+    if (!replay_.lifetime.Allows(created, block_.timestamp_ms)) {
+      const bool old = created < block_.timestamp_ms;
+      return Reject(
+          pb::TX_STATUS_INVALID, "R5",
+          "tx created at " + std::to_string(created) + " ms is " +
+              std::to_string(old ? block_.timestamp_ms - created : created - block_.timestamp_ms) +
+              " ms " + (old ? "before" : "after") + " its block's time, over the " +
+              std::to_string(old ? replay_.lifetime.max_age_ms : replay_.lifetime.max_future_ms) +
+              " ms the chain allows");
+    }
     // R5: a tx id seen before is a replay.
     std::string where;
     Status s = state_.Get(Cf::kTxIndex, tx_id, &where);
@@ -1040,6 +1063,7 @@ class Executor {
 
   const ExecutableBlock& block_;
   StateOverlay state_;
+  const ReplayContext& replay_;
   const DecodedTx* tx_ = nullptr;
   uint32_t index_ = 0;
   uint64_t entry_ = 0;
@@ -1101,12 +1125,13 @@ ExecutableBlock PrepareBlock(uint64_t height, int64_t timestamp_ms, std::vector<
   return block;
 }
 
-Result<ExecutionResult> Execute(const ExecutableBlock& block, const KvReader& state) {
+Result<ExecutionResult> Execute(const ExecutableBlock& block, const KvReader& state,
+                                const ReplayContext& replay) {
   if (block.txs.size() > kBlockTxsMax) {
     return InvalidArgument("R23: block holds " + std::to_string(block.txs.size()) +
                            " txs, over the limit");
   }
-  Executor executor(block, state);
+  Executor executor(block, state, replay);
   return executor.Run();
 }
 
@@ -1194,6 +1219,11 @@ Status StateOverlay::Prefetch(Cf cf, const std::vector<std::string_view>& keys) 
     read_cache_.insert_or_assign(std::move(composed[i]), std::move(values[i]));
   }
   return Status::Ok();
+}
+
+void StateOverlay::AssumeAbsent(Cf cf, std::string_view key) const {
+  std::string k = ComposeKey(cf, key);
+  if (writes_.count(k) == 0) read_cache_.insert_or_assign(std::move(k), std::nullopt);
 }
 
 void StateOverlay::Put(Cf cf, std::string key, std::string value) {

@@ -18,7 +18,9 @@
 #include "common/status.h"
 #include "crypto/signer.h"
 #include "healthchain/v1/tx.pb.h"
+#include "ledger/genesis.h"
 #include "ledger/kv.h"
+#include "ledger/recent_tx_ids.h"
 #include "ledger/tx.h"
 
 namespace hc::ledger {
@@ -61,10 +63,21 @@ struct ExecutionResult {
       0;  // writes.writes.size(), kept when the ledger moves `writes` to its store
 };
 
+// What R5 needs besides the state: the chain's tx lifetime (genesis "txs") and, when it has one,
+// the ids that recent blocks indexed, so that a fresh tx's replay check need not read the tx
+// index. Without `recent` every replay check reads it; the receipts are the same either way.
+struct ReplayContext {
+  TxLifetime lifetime;
+  const RecentTxIds* recent = nullptr;
+};
+
 // Executes `block` on `state`. Fails only when the state cannot be read or a stored record does
 // not parse (Corruption/IoError): a node must then stop, not guess. Every rule outcome, rejections
-// included, is a receipt, not an error.
-Result<ExecutionResult> Execute(const ExecutableBlock& block, const KvReader& state);
+// included, is a receipt, not an error. `recent`, when given, must hold every block of `state`
+// since the replay horizon that it covers (RecentTxIds): the ledger's committed blocks and those
+// staged before this one.
+Result<ExecutionResult> Execute(const ExecutableBlock& block, const KvReader& state,
+                                const ReplayContext& replay = {});
 
 // SHA-256 fingerprint of a claim (R19): "hc/claim-fp/v1" || patient key || provider key ||
 // len8 service_date || u32 item count || (len8 code)* over the item codes sorted bytewise ||
@@ -98,6 +111,9 @@ class StateOverlay final : public KvReader {
   // Reads `keys` of `cf` from the base in one GetMany and remembers the answers (misses too), so
   // that later Gets of them are answered here. Keys already written or read are skipped.
   Status Prefetch(Cf cf, const std::vector<std::string_view>& keys) const;
+  // Records `key` of `cf` as absent from the base without reading it (the caller knows; the tx
+  // index's R5 misses that RecentTxIds rules out). The overlay's own writes still win.
+  void AssumeAbsent(Cf cf, std::string_view key) const;
 
   void Put(Cf cf, std::string key, std::string value);
   void Delete(Cf cf, std::string key);

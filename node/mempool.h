@@ -3,10 +3,10 @@
 // Admission (Mempool::Admit) checks, cheapest first: the size cap (docs/spec/wire.md W6), a
 // duplicate of a pending tx, a duplicate of a committed tx (the ledger's tx index, through
 // `committed`), room (count and bytes), and then ledger::DecodeTx: parse, chain id, field bounds
-// and the Ed25519 signature over the exact body bytes (R1..R4). The signature is checked once per
-// node: a successful check is remembered in a VerifiedTxCache, and the executor's PrepareBlock
-// verifies through that cache (block_verifier()), so a block's txs that passed admission here are
-// not verified again.
+// and the Ed25519 signature over the exact body bytes (R1..R4); then the chain's tx lifetime (R5).
+// The signature is checked once per node: a successful check is remembered in a VerifiedTxCache,
+// and the executor's PrepareBlock verifies through that cache (block_verifier()), so a block's txs
+// that passed admission here are not verified again.
 //
 // AdmissionPool runs admissions on `verify_threads` workers fed by a bounded queue; API
 // submissions and txs relayed by peers go through the same path.
@@ -32,6 +32,7 @@
 #include "common/status.h"
 #include "consensus/app.h"
 #include "crypto/signer.h"
+#include "ledger/genesis.h"
 #include "node/worker_pool.h"
 
 namespace hc::node {
@@ -111,6 +112,9 @@ struct MempoolOptions {
   uint64_t bytes_max = 256ull << 20;
   uint64_t tx_bytes_max = 0;  // 0: consensus::kMaxTxBytes
   uint32_t self = 0;          // this node's replica id (its own submissions)
+  // R5: a tx whose created_ms is outside the lifetime at admission time (the node's clock stands
+  // for its block's time) is refused as kInvalid.
+  ledger::TxLifetime lifetime;
 };
 
 class Mempool {

@@ -353,10 +353,20 @@ Status NodeImpl::Init() {
   mo.txs_max = c.limits.mempool_txs_max;
   mo.bytes_max = c.limits.mempool_bytes_max;
   mo.self = self_id_;
-  mempool_ = std::make_unique<Mempool>(mo, *verifier_, [this](const TxId& id) {
-    std::string where;
-    return store_->Get(ledger::Cf::kTxIndex, AsStringView(id), &where).ok();
-  });
+  mo.lifetime = genesis_.txs;
+  mempool_ = std::make_unique<Mempool>(
+      mo, *verifier_,
+      [this, recent = ledger_->recent_tx_ids(), lifetime = genesis_.txs](const TxId& id) {
+        // R5: a tx fresh by this node's clock (admission refuses the others after decoding) can
+        // only be in blocks since the horizon; when the ledger holds their ids in memory and
+        // none is this one, the tx index need not be read.
+        if (recent != nullptr && recent->RulesOut(ledger::RecentTxIds::KeyOf(id),
+                                                  lifetime.Horizon(SystemClock().NowMs()))) {
+          return false;
+        }
+        std::string where;
+        return store_->Get(ledger::Cf::kTxIndex, AsStringView(id), &where).ok();
+      });
 
   // Peers.
   for (uint32_t i = 0; i < n_; ++i) {

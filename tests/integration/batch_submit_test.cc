@@ -160,11 +160,22 @@ TEST_F(BatchSubmitTest, ValidDuplicateAndGarbageEntriesGetTheirOwnStatusAndValid
   b64.emplace_back(Base64Encode(AsBytes(txs[0])));
   b64.emplace_back("%%%");
   b64.emplace_back(Base64Encode(AsBytes(maker.Next())));
+  // R5: signed 16 minutes ago, or 6 minutes ahead, is outside the chain's lifetime; 10 minutes
+  // ago is within it.
+  b64.emplace_back(Base64Encode(AsBytes(maker.Next(-16 * 60'000))));
+  b64.emplace_back(Base64Encode(AsBytes(maker.Next(6 * 60'000))));
+  b64.emplace_back(Base64Encode(AsBytes(maker.Next(-10 * 60'000))));
   boost::json::object body;
   body["txs"] = b64;
   HttpResult j = Http(Api(0), "POST", "/v1/txs", boost::json::serialize(body), "application/json");
   ASSERT_EQ(j.status, 200) << j.body;
-  EXPECT_EQ(Statuses(j), (std::vector<std::string>{"duplicate", "invalid", "pending"}));
+  EXPECT_EQ(Statuses(j), (std::vector<std::string>{"duplicate", "invalid", "pending", "invalid",
+                                                   "invalid", "pending"}));
+  const auto& jr = j.json.as_object().at("results").as_array();
+  for (size_t i : {3, 4}) {
+    const std::string detail(jr[i].as_object().at("detail").as_string());
+    EXPECT_EQ(detail.rfind("R5: ", 0), 0u) << detail;
+  }
 
   // A truncated length-delimited body is the batch's error.
   std::string bad = Delimited({txs[0]});

@@ -107,6 +107,7 @@ inline std::optional<TestNetwork> MakeTestNetwork(
       std::chrono::duration_cast<Ms>(std::chrono::system_clock::now().time_since_epoch()).count() -
       1000;
   net.genesis.consensus = params;
+  net.genesis.txs = ledger::kDefaultTxLifetime;  // as `hcctl network new` writes it
 
   crypto::Identity commission = crypto::GenerateIdentity();
   net.commission_key_path = dir + "/commission.key.json";
@@ -327,8 +328,9 @@ class TxMaker {
     }
   }
 
-  // SignedTx bytes.
-  std::string Next() {
+  // SignedTx bytes, created `created_offset_ms` from now (R5's lifetime refuses it outside the
+  // genesis bounds: `hcctl network new` writes 15 minutes back, 5 forward).
+  std::string Next(int64_t created_offset_ms = 0) {
     ::healthchain::v1::TxBody b;
     b.set_chain_id(chain_id_);
     b.set_signer(std::string(reinterpret_cast<const char*>(key_.data()), key_.size()));
@@ -337,7 +339,8 @@ class TxMaker {
     b.set_nonce(nonce);
     b.set_created_ms(
         std::chrono::duration_cast<Ms>(std::chrono::system_clock::now().time_since_epoch())
-            .count());
+            .count() +
+        created_offset_ms);
     auto* p = b.mutable_register_org();
     std::string org(32, '\0');
     for (char& c : org) c = static_cast<char>(rng_());

@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/encoding.h"
 #include "ledger_test_util.h"
 
 namespace hc::ledger {
@@ -42,6 +43,51 @@ TEST(GenesisTest, RoundTripsAndHashesTheFields) {
   Genesis other = g;
   other.validators[0].address = "127.0.0.1:7001";
   EXPECT_NE(GenesisHash(other), GenesisHash(g));
+}
+
+// R5's tx lifetime is optional: a genesis without it hashes as before it existed, so chains made
+// then keep their genesis hash; with it, the lifetime is part of the hash and round-trips.
+TEST(GenesisTest, TxLifetimeIsOptionalAndHashedOnlyWhenSet) {
+  const Genesis plain = TestGenesis();
+  EXPECT_FALSE(plain.txs.enabled());
+  EXPECT_EQ(GenesisToJson(plain).find("\"txs\""), std::string::npos);
+  Genesis g = plain;
+  g.txs = kDefaultTxLifetime;
+  Result<Genesis> parsed = ParseGenesis(GenesisToJson(g));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->txs.max_age_ms, 15 * 60'000);
+  EXPECT_EQ(parsed->txs.max_future_ms, 5 * 60'000);
+  EXPECT_EQ(GenesisHash(*parsed), GenesisHash(g));
+  EXPECT_NE(GenesisHash(g), GenesisHash(plain));
+  Genesis longer = g;
+  longer.txs.max_age_ms += 1;
+  EXPECT_NE(GenesisHash(longer), GenesisHash(g));
+  // Stored chains' genesis records pin the hash of a genesis without it (here the test genesis's,
+  // as the code before "txs" existed computed it): it must not move.
+  EXPECT_EQ(HexEncode(GenesisHash(plain)),
+            "8ec18596e6ea00c0449d44ee37499592eaa24e543e458c72d4865ee076ec97ef");
+
+  auto with = [](json::value txs) { return Edit([&](auto& o) { o["txs"] = txs; }); };
+  ExpectFieldError(with(json::value(5)), "txs");
+  ExpectFieldError(with(json::object{{"max_age_ms", 900000}}), "txs.max_future_ms");
+  ExpectFieldError(with(json::object{{"max_age_ms", 59999}, {"max_future_ms", 60000}}),
+                   "txs.max_age_ms");
+  ExpectFieldError(with(json::object{{"max_age_ms", 60000}, {"max_future_ms", 8LL * 86'400'000}}),
+                   "txs.max_future_ms");
+  ExpectFieldError(
+      with(json::object{{"max_age_ms", 60000}, {"max_future_ms", 60000}, {"max_ago", 1}}),
+      "txs.max_ago");
+}
+
+TEST(GenesisTest, TxLifetimeBoundsAreInclusive) {
+  const TxLifetime l{900'000, 300'000};
+  const int64_t t = kT0;
+  EXPECT_TRUE(l.Allows(t - 900'000, t));
+  EXPECT_FALSE(l.Allows(t - 900'001, t));
+  EXPECT_TRUE(l.Allows(t + 300'000, t));
+  EXPECT_FALSE(l.Allows(t + 300'001, t));
+  EXPECT_EQ(l.Horizon(t), t - 1'200'000);
+  EXPECT_TRUE(TxLifetime{}.Allows(0, t));  // none: every created_ms
 }
 
 TEST(GenesisTest, QuorumFollowsTheValidatorCount) {

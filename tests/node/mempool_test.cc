@@ -48,8 +48,9 @@ class CountingVerifier final : public crypto::Verifier {
 class MempoolTest : public ::testing::Test {
  protected:
   Mempool Make(uint64_t txs_max = 100, uint64_t bytes_max = 1 << 20,
-               Mempool::CommittedFn committed = nullptr) {
+               Mempool::CommittedFn committed = nullptr, ledger::TxLifetime lifetime = {}) {
     MempoolOptions o;
+    o.lifetime = lifetime;
     o.chain_id = std::string(ledger::testing::kChainId);
     o.txs_max = txs_max;
     o.bytes_max = bytes_max;
@@ -95,6 +96,25 @@ TEST_F(MempoolTest, RefusesCommittedTxs) {
   committed_.insert(ledger::TxIdOf(AsBytes(tx)));
   EXPECT_EQ(m.Admit(AsBytes(tx), 0, 0).code, AdmitCode::kDuplicateCommitted);
   EXPECT_EQ(verifier_.calls, 0);
+}
+
+// R5: with a tx lifetime, admission refuses a tx its block could not accept (the node's clock
+// standing for the block's time), after the signature check and without keeping it.
+TEST_F(MempoolTest, RefusesTxsOutsideTheLifetime) {
+  const ledger::TxLifetime lifetime{900'000, 300'000};
+  Mempool m = Make(100, 1 << 20, nullptr, lifetime);
+  const std::string tx = Tx();  // created at kT0
+  using ledger::testing::kT0;
+  AdmitResult stale = m.Admit(AsBytes(tx), 0, kT0 + 900'001);
+  EXPECT_EQ(stale.code, AdmitCode::kInvalid);
+  EXPECT_EQ(stale.detail.rfind("R5: ", 0), 0u) << stale.detail;
+  AdmitResult early = m.Admit(AsBytes(tx), 0, kT0 - 300'001);
+  EXPECT_EQ(early.code, AdmitCode::kInvalid);
+  EXPECT_EQ(m.size(), 0u);
+  EXPECT_EQ(m.Admit(AsBytes(tx), 0, kT0 + 900'000).code, AdmitCode::kAdmitted);
+  // Without a lifetime any created_ms is admitted.
+  Mempool none = Make();
+  EXPECT_EQ(none.Admit(AsBytes(Tx()), 0, kT0 + 86'400'000LL * 365).code, AdmitCode::kAdmitted);
 }
 
 TEST_F(MempoolTest, RefusesInvalidTxs) {
