@@ -142,6 +142,9 @@ NodeMetrics::NodeMetrics(api::MetricsRegistry& r)
       committed_height(r.GetGauge("hc_node_committed_height", "The replica's committed height")),
       mempool_txs(r.GetGauge("hc_node_mempool_txs", "Transactions in the mempool")),
       mempool_bytes(r.GetGauge("hc_node_mempool_bytes", "Bytes of transactions in the mempool")),
+      recent_tx_ids(
+          r.GetGauge("hc_node_recent_tx_ids",
+                     "Tx ids of the blocks since the replay horizon held in memory (R5)")),
       peers_up(r.GetGauge("hc_node_peers_up", "Peers with an authenticated connection")),
       blocks_committed(
           r.GetCounter("hc_node_blocks_committed_total", "Blocks executed into the ledger")),
@@ -354,6 +357,7 @@ Status NodeImpl::Init() {
   mo.bytes_max = c.limits.mempool_bytes_max;
   mo.self = self_id_;
   mo.lifetime = genesis_.txs;
+  recent_tx_ids_ = ledger_->recent_tx_ids();
   mempool_ = std::make_unique<Mempool>(
       mo, *verifier_,
       [this, recent = ledger_->recent_tx_ids(), lifetime = genesis_.txs](const TxId& id) {
@@ -916,6 +920,7 @@ void NodeImpl::RefreshMetrics() {
   NodeMetrics& m = *m_;
   m.mempool_txs.Set(static_cast<double>(mempool_->size()));
   m.mempool_bytes.Set(static_cast<double>(mempool_->bytes()));
+  if (recent_tx_ids_ != nullptr) m.recent_tx_ids.Set(static_cast<double>(recent_tx_ids_->size()));
   m.height.Set(static_cast<double>(ledger_height_.load()));
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now().time_since_epoch())

@@ -142,6 +142,7 @@ struct NodeMetrics {
   api::Gauge& committed_height;
   api::Gauge& mempool_txs;
   api::Gauge& mempool_bytes;
+  api::Gauge& recent_tx_ids;
   api::Gauge& peers_up;
   api::Counter& blocks_committed;
   api::Counter& txs_committed;
@@ -204,6 +205,8 @@ class NodeImpl {
   std::unique_ptr<ledger::Ledger> ledger_;
   mutable std::shared_mutex ledger_mu_;  // exclusive: Commit; shared: reads
   std::atomic<uint64_t> ledger_height_{0};
+  // The ledger's RecentTxIds (thread-safe; null without a tx lifetime), for the metrics.
+  const ledger::RecentTxIds* recent_tx_ids_ = nullptr;
   // The exchange API's view of the ledger (api/ledger_view.h) and its request authenticator.
   std::shared_ptr<LedgerViewImpl> ledger_view_;
   std::shared_ptr<api::RequestAuthenticator> request_auth_;

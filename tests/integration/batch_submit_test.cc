@@ -154,6 +154,13 @@ TEST_F(BatchSubmitTest, ValidDuplicateAndGarbageEntriesGetTheirOwnStatusAndValid
               got.at("receipt").as_object().at("status").as_string());
   }
 
+  // With the chain's tx lifetime, each validator holds the committed ids in memory (R5).
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return MetricValue(Http(Api(2), "GET", "/metrics").body, "hc_node_recent_tx_ids") >= kValid;
+      },
+      Ms(10'000)));
+
   // Without wait: answered at admission. Resubmitting the committed txs gives duplicates; the
   // JSON form takes base64 entries, and an undecodable one is that entry's `invalid`.
   boost::json::array b64;
