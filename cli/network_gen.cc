@@ -180,7 +180,7 @@ Status GenerateNetwork(const NetworkSpec& spec, const std::string& out_dir,
 
   const std::string genesis_json = GenesisToJson(genesis);
   if (Result<ledger::Genesis> check = ledger::ParseGenesis(genesis_json); !check.ok()) {
-    return InvalidArgument("genesis: " + check.status().message());
+    return check.status();  // names the field ("genesis: consensus.window: ...")
   }
 
   std::vector<node::ObserverPeer> observer_peers;
