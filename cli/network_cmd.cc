@@ -69,10 +69,11 @@ void RegisterNetwork(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--tx-max-age-ms", opts->spec.txs.max_age_ms,
                   "Txs: refuse a tx signed longer than this before its block (0: no lifetime)")
-      ->check(CLI::Number)
+      ->check(CLI::Range(int64_t{0}, int64_t{7} * 86'400'000))
       ->capture_default_str();
   cmd->add_option("--tx-max-future-ms", opts->spec.txs.max_future_ms,
                   "Txs: refuse a tx signed longer than this after its block (signers' clocks)")
+      ->check(CLI::Range(int64_t{0}, int64_t{7} * 86'400'000))
       ->capture_default_str();
   cmd->add_option("--log-level", opts->spec.log_level, "log_level written to every node.toml")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))

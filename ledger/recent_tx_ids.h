@@ -21,7 +21,6 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
-#include <span>
 #include <vector>
 
 #include "common/bytes.h"

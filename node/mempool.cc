@@ -190,10 +190,10 @@ AdmitResult Mempool::Admit(ByteView tx, uint32_t relayer, int64_t now_ms) {
   if (const int64_t created = decoded->body.created_ms();
       !options_.lifetime.Allows(created, now_ms)) {
     r.code = AdmitCode::kInvalid;
-    r.detail = "R5: tx created at " + std::to_string(created) + " ms is outside the chain's " +
-               "lifetime (" + std::to_string(options_.lifetime.max_age_ms) + " ms before, " +
-               std::to_string(options_.lifetime.max_future_ms) + " ms after now, " +
-               std::to_string(now_ms) + " ms)";
+    r.detail = "R5: tx created at " + std::to_string(created) +
+               " ms is outside the chain's lifetime at this node's time " + std::to_string(now_ms) +
+               " ms (at most " + std::to_string(options_.lifetime.max_age_ms) + " ms before it, " +
+               std::to_string(options_.lifetime.max_future_ms) + " ms after); sign it again";
     return r;
   }
   std::lock_guard lock(mu_);

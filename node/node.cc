@@ -359,8 +359,7 @@ Status NodeImpl::Init() {
   mo.lifetime = genesis_.txs;
   recent_tx_ids_ = ledger_->recent_tx_ids();
   mempool_ = std::make_unique<Mempool>(
-      mo, *verifier_,
-      [this, recent = ledger_->recent_tx_ids(), lifetime = genesis_.txs](const TxId& id) {
+      mo, *verifier_, [this, recent = recent_tx_ids_, lifetime = genesis_.txs](const TxId& id) {
         // R5: a tx fresh by this node's clock (admission refuses the others after decoding) can
         // only be in blocks since the horizon; when the ledger holds their ids in memory and
         // none is this one, the tx index need not be read.
