@@ -177,6 +177,19 @@ TEST(GenesisTest, FoundingCommissionsAreActiveOrgs) {
   EXPECT_EQ(org.key(), K("gov"));
 }
 
+// The example networks in network-configs/ are documentation of what `hcctl network new` writes:
+// their genesis files must load as they are (they had once gone stale unnoticed).
+TEST(GenesisTest, TheExampleNetworksGenesisFilesLoad) {
+  for (const char* name : {"local-4", "local-7"}) {
+    Result<Genesis> g =
+        LoadGenesisFile(std::string(HC_SOURCE_DIR) + "/network-configs/" + name + "/genesis.json");
+    ASSERT_TRUE(g.ok()) << name << ": " << g.status().ToString();
+    EXPECT_EQ(g->txs.max_age_ms, kDefaultTxLifetime.max_age_ms) << name;
+    EXPECT_EQ(g->txs.max_future_ms, kDefaultTxLifetime.max_future_ms) << name;
+    EXPECT_EQ(g->consensus.window, ConsensusParams{}.window) << name;
+  }
+}
+
 TEST(GenesisTest, LoadFileReportsMissingFile) {
   Result<Genesis> g = LoadGenesisFile("/nonexistent/genesis.json");
   EXPECT_EQ(g.status().code(), StatusCode::kIoError);
