@@ -177,7 +177,7 @@ AdmitResult Mempool::Admit(ByteView tx, uint32_t relayer, int64_t now_ms) {
     }
     advances_before = ledger_advances_;
   }
-  if (committed_ && committed_(r.tx_id)) {
+  if (committed_ && committed_(r.tx_id, now_ms)) {
     r.code = AdmitCode::kDuplicateCommitted;
     return r;
   }
@@ -218,7 +218,7 @@ AdmitResult Mempool::Admit(ByteView tx, uint32_t relayer, int64_t now_ms) {
   // that removal. Either the removal comes after this insertion (and takes the tx out), or it came
   // before, and then the ledger write is visible: check again, but only in that case (a read of
   // the tx index is a RocksDB miss through every level; most admissions see no block execute).
-  if (committed_ && ledger_advances_ != advances_before && committed_(r.tx_id)) {
+  if (committed_ && ledger_advances_ != advances_before && committed_(r.tx_id, now_ms)) {
     auto it = txs_.find(r.tx_id);
     bytes_ -= it->second.tx.size();
     order_.erase(it->second.order);

@@ -119,8 +119,9 @@ struct MempoolOptions {
 
 class Mempool {
  public:
-  // True when the ledger already holds `tx_id` (its tx index). Thread-safe.
-  using CommittedFn = std::function<bool(const TxId&)>;
+  // True when the ledger already holds `tx_id` (its tx index); `now_ms` is the admission's time,
+  // the same the lifetime check (R5) uses. Thread-safe.
+  using CommittedFn = std::function<bool(const TxId& tx_id, int64_t now_ms)>;
 
   // `real` must outlive the mempool.
   Mempool(MempoolOptions options, const crypto::Verifier& real, CommittedFn committed);

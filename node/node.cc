@@ -359,12 +359,13 @@ Status NodeImpl::Init() {
   mo.lifetime = genesis_.txs;
   recent_tx_ids_ = ledger_->recent_tx_ids();
   mempool_ = std::make_unique<Mempool>(
-      mo, *verifier_, [this, recent = recent_tx_ids_, lifetime = genesis_.txs](const TxId& id) {
-        // R5: a tx fresh by this node's clock (admission refuses the others after decoding) can
+      mo, *verifier_,
+      [this, recent = recent_tx_ids_, lifetime = genesis_.txs](const TxId& id, int64_t now_ms) {
+        // R5: a tx fresh at `now_ms` (admission refuses the others after decoding) can
         // only be in blocks since the horizon; when the ledger holds their ids in memory and
         // none is this one, the tx index need not be read.
-        if (recent != nullptr && recent->RulesOut(ledger::RecentTxIds::KeyOf(id),
-                                                  lifetime.Horizon(SystemClock().NowMs()))) {
+        if (recent != nullptr &&
+            recent->RulesOut(ledger::RecentTxIds::KeyOf(id), lifetime.Horizon(now_ms))) {
           return false;
         }
         std::string where;

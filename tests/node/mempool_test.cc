@@ -55,7 +55,7 @@ class MempoolTest : public ::testing::Test {
     o.txs_max = txs_max;
     o.bytes_max = bytes_max;
     o.self = 0;
-    if (!committed) committed = [this](const TxId& id) { return committed_.contains(id); };
+    if (!committed) committed = [this](const TxId& id, int64_t) { return committed_.contains(id); };
     return Mempool(o, verifier_, std::move(committed));
   }
   std::string Tx() {
@@ -258,7 +258,7 @@ TEST_F(MempoolTest, ATxCommittedDuringItsSignatureCheckDoesNotStay) {
                           : (how == 1 ? "another block removed" : "removed after insertion"));
     std::atomic<bool> in_ledger{false};
     std::atomic<int> reads{0};
-    Mempool m = Make(100, 1 << 20, [&](const TxId&) {
+    Mempool m = Make(100, 1 << 20, [&](const TxId&, int64_t) {
       ++reads;
       return in_ledger.load();
     });
