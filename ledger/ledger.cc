@@ -149,7 +149,8 @@ Ledger::Ledger(std::unique_ptr<KvStore> store, const Genesis& genesis,
       verifier_(verifier) {}
 
 Result<std::unique_ptr<Ledger>> Ledger::Open(std::unique_ptr<KvStore> store, const Genesis& genesis,
-                                             const crypto::Verifier& verifier) {
+                                             const crypto::Verifier& verifier,
+                                             const OpenOptions& options) {
   HC_ASSERT(store != nullptr);
   std::unique_ptr<Ledger> ledger(new Ledger(std::move(store), genesis, verifier));
   std::string v;
@@ -181,11 +182,41 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(std::unique_ptr<KvStore> store, con
     }
   }
   HC_RETURN_IF_ERROR(ledger->VerifyTip());
-  if (genesis.txs.enabled()) {
-    ledger->recent_ =
-        std::make_unique<RecentTxIds>(ledger->tip_.height(), ledger->tip_.timestamp_ms());
-  }
+  if (genesis.txs.enabled()) HC_RETURN_IF_ERROR(ledger->LoadRecentTxIds(options.recent_ids_max));
   return ledger;
+}
+
+Status Ledger::LoadRecentTxIds(size_t ids_max) {
+  // Walk back from the tip over the blocks at or after its horizon, as far as `ids_max` allows.
+  // Every tx of a loaded block is held, not only those it indexed: a superset only sends more
+  // checks to the tx index, while a missing id would let a replay through.
+  const int64_t horizon = genesis_.txs.Horizon(tip_.timestamp_ms());
+  uint64_t first = tip_.height() + 1;  // the lowest height loaded
+  uint64_t ids = 0;
+  int64_t not_held_until_ms = 0;  // the time of block first - 1
+  std::vector<int64_t> times;     // of the blocks loaded, newest first
+  while (first > 1) {
+    HC_ASSIGN_OR_RETURN(lpb::BlockInfo info, InfoAt(first - 1));
+    if (info.timestamp_ms() < horizon || ids + info.tx_count() > ids_max) {
+      not_held_until_ms = info.timestamp_ms();
+      break;
+    }
+    ids += info.tx_count();
+    times.push_back(info.timestamp_ms());
+    --first;
+  }
+  recent_ = std::make_unique<RecentTxIds>(first - 1, not_held_until_ms);
+  for (uint64_t h = first; h <= tip_.height(); ++h) {
+    HC_ASSIGN_OR_RETURN(pb::Block block, BlockAt(h));
+    std::vector<uint64_t> keys;
+    keys.reserve(static_cast<size_t>(block.txs_size()));
+    for (const std::string& tx : block.txs()) {
+      keys.push_back(RecentTxIds::KeyOf(TxIdOf(AsBytes(tx))));
+    }
+    const int64_t t = times[tip_.height() - h];
+    recent_->AddBlock(h, t, std::move(keys), genesis_.txs.Horizon(t));
+  }
+  return Status::Ok();
 }
 
 Status Ledger::Initialise() {

@@ -8,8 +8,8 @@
 // set holds every block committed since the ledger opened, until it falls behind the horizon of
 // the newest block; for a tx id it answers "no held block indexed it" exactly, or "maybe" (the
 // caller then reads the tx index). Covers(since) says whether every block from `since` on is
-// held, which is false for a while after a restart (blocks committed before the open are not
-// loaded: their ids are read from the tx index as before).
+// held. The ledger loads the blocks since the horizon when it opens (Ledger::Open), up to a
+// bound; blocks before those it loaded are not held, and their ids are read from the tx index.
 //
 // Keys are the first 8 bytes of the id (uniform: SHA-256), so "maybe" is exact but for
 // collisions (about one in 2^64 / the set's size); a hit is always confirmed by a read.

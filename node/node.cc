@@ -332,9 +332,20 @@ Status NodeImpl::Init() {
   if (!store.ok()) return store.status();
   store_ = store.value().get();
   rocks_ = store.value().get();
+  const auto open_start = std::chrono::steady_clock::now();
   auto ledger = ledger::Ledger::Open(std::move(store).value(), genesis_, *verifier_);
   if (!ledger.ok()) return ledger.status().WithContext(c.data_dir + "/db");
   ledger_ = std::move(ledger).value();
+  if (const ledger::RecentTxIds* recent = ledger_->recent_tx_ids(); recent != nullptr) {
+    spdlog::info(
+        "ledger opened at height {} in {} ms; replay check (R5) holds the ids of {} txs "
+        "of the last {} blocks",
+        ledger_->height(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                              open_start)
+            .count(),
+        recent->size(), recent->blocks());
+  }
   ledger_height_ = ledger_->height();
   ledger_view_ = std::make_shared<LedgerViewImpl>(ledger_, ledger_mu_, *store_, genesis_);
   request_auth_ =

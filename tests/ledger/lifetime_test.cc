@@ -137,9 +137,10 @@ class LifetimeTest : public ::testing::Test {
  protected:
   LifetimeTest() { Reopen(); }
 
-  void Reopen() {
+  void Reopen(Ledger::OpenOptions options = {}) {
     ledger_.reset();
-    auto l = Ledger::Open(std::make_unique<BorrowedStore>(store_), LifetimeGenesis(), *verifier_);
+    auto l = Ledger::Open(std::make_unique<BorrowedStore>(store_), LifetimeGenesis(), *verifier_,
+                          options);
     ASSERT_TRUE(l.ok()) << l.status().ToString();
     ledger_ = std::move(l).value();
   }
@@ -208,14 +209,53 @@ TEST_F(LifetimeTest, AReplayIsDuplicateWhileFreshAndInvalidOnceExpired) {
   EXPECT_EQ(late.rule(), "R5");
 }
 
-// After a restart the blocks before it are not in memory: their ids are read from the tx index.
+// After a restart the ledger reads the ids of the blocks since the horizon back into memory: a
+// replay is answered from it at once (and still confirmed by the tx index).
 TEST_F(LifetimeTest, AReplayAfterAReopenIsStillDuplicate) {
   const std::string tx = CreatedAt(kT0 + 1000);
   EXPECT_EQ(Commit({tx}, kT0 + 1000)[0].status(), pb::TX_STATUS_OK);
   Reopen();
-  EXPECT_EQ(ledger_->recent_tx_ids()->size(), 0u);
-  EXPECT_FALSE(ledger_->recent_tx_ids()->Covers(kLifetime.Horizon(kT0 + 2000)));
+  EXPECT_EQ(ledger_->recent_tx_ids()->size(), 1u);
+  EXPECT_EQ(ledger_->recent_tx_ids()->blocks(), 1u);
+  EXPECT_TRUE(ledger_->recent_tx_ids()->Covers(kLifetime.Horizon(kT0 + 2000)));
   EXPECT_EQ(Commit({tx}, kT0 + 2000)[0].status(), pb::TX_STATUS_DUPLICATE);
+}
+
+// Open loads only the blocks within the tip's horizon, every tx of them (invalid ones too: a
+// superset is safe), and covers the horizon from then on.
+TEST_F(LifetimeTest, AReopenLoadsTheBlocksWithinTheHorizon) {
+  for (int i = 0; i < 5; ++i) Commit({CreatedAt(kT0 + i * 60'000)}, kT0 + i * 60'000);
+  const int64_t later = kT0 + 4 * 60'000 + kLifetime.max_age_ms + kLifetime.max_future_ms;
+  const std::string stale = CreatedAt(later - kLifetime.max_age_ms - 1);  // INVALID (R5)
+  const std::string fresh = CreatedAt(later);
+  auto r = Commit({fresh, stale}, later);
+  ASSERT_EQ(r[1].status(), pb::TX_STATUS_INVALID);
+  const size_t blocks = ledger_->recent_tx_ids()->blocks();
+  ASSERT_EQ(blocks, 2u);  // kT0 + 4 min (at the horizon) and `later`
+  Reopen();
+  EXPECT_EQ(ledger_->recent_tx_ids()->blocks(), blocks);
+  EXPECT_EQ(ledger_->recent_tx_ids()->size(), 3u);
+  EXPECT_TRUE(ledger_->recent_tx_ids()->Covers(kLifetime.Horizon(later)));
+  EXPECT_TRUE(ledger_->recent_tx_ids()->MayContain(RecentTxIds::KeyOf(TxIdOf(AsBytes(fresh)))));
+  EXPECT_EQ(Commit({fresh}, later + 1)[0].status(), pb::TX_STATUS_DUPLICATE);
+}
+
+// With more ids since the horizon than Open may load, it loads the newest blocks and leaves the
+// horizon uncovered: replays of txs in the older blocks are found by reading the tx index.
+TEST_F(LifetimeTest, AReopenOverTheLoadLimitLoadsTheNewestBlocks) {
+  std::vector<std::string> txs;
+  for (int i = 0; i < 4; ++i) {
+    txs.push_back(CreatedAt(kT0 + i * 1000));
+    Commit({txs.back(), CreatedAt(kT0 + i * 1000)}, kT0 + i * 1000);
+  }
+  Reopen({.recent_ids_max = 5});  // two blocks of two txs fit, a third does not
+  EXPECT_EQ(ledger_->recent_tx_ids()->blocks(), 2u);
+  EXPECT_EQ(ledger_->recent_tx_ids()->size(), 4u);
+  EXPECT_FALSE(ledger_->recent_tx_ids()->Covers(kLifetime.Horizon(kT0 + 4000)));
+  EXPECT_TRUE(ledger_->recent_tx_ids()->Covers(kT0 + 1001));  // blocks 3 and 4 are held
+  const auto receipts = Commit({txs[0], txs[3]}, kT0 + 4000);
+  EXPECT_EQ(receipts[0].status(), pb::TX_STATUS_DUPLICATE);
+  EXPECT_EQ(receipts[1].status(), pb::TX_STATUS_DUPLICATE);
 }
 
 // Blocks of a run (state transfer) are staged before they are written: a later block of the run
