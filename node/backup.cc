@@ -66,7 +66,8 @@ Result<BackupResult> CheckCopy(const std::string& db, const ledger::Genesis& gen
   ledger::RocksOptions ro;
   ro.create_if_missing = false;
   HC_ASSIGN_OR_RETURN(auto store, ledger::RocksKvStore::Open(db, ro));
-  auto opened = ledger::Ledger::Open(std::move(store), genesis, verifier);
+  // Nothing is committed on the copy: the replay check's memory (R5) is not loaded.
+  auto opened = ledger::Ledger::Open(std::move(store), genesis, verifier, {.recent_ids_max = 0});
   if (!opened.ok()) return opened.status().WithContext("the checkpoint does not open as a ledger");
   BackupResult r;
   r.height = opened.value()->height();
