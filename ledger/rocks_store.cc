@@ -92,11 +92,6 @@ Result<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::string& path
   // keeps alive every log file since its last flush: after four minutes of load two-thirds of a
   // validator's data directory was log (docs/performance.md "Session 10").
   db_options.max_total_wal_size = options.max_wal_bytes;
-  // After a crash, replay the log into memtables and open, rather than also writing every
-  // recovered memtable out as a level-0 file first: the logs stay until those memtables are
-  // flushed as usual. A validator killed under load reopened in 8.5–11.0 s with that flush and
-  // in 4.1–6.9 s without (docs/performance.md "Session 16").
-  db_options.avoid_flush_during_recovery = true;
 
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   std::shared_ptr<const rocksdb::FilterPolicy> bloom(
