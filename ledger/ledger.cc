@@ -189,12 +189,14 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(std::unique_ptr<KvStore> store, con
 Status Ledger::LoadRecentTxIds(size_t ids_max) {
   // Walk back from the tip over the blocks at or after its horizon, as far as `ids_max` allows.
   // Every tx of a loaded block is held, not only those it indexed: a superset only sends more
-  // checks to the tx index, while a missing id would let a replay through.
+  // checks to the tx index, while a missing id would let a replay through. The ids are read from
+  // each block's receipts (R22: one per tx, in block order, each naming its tx's id), which are
+  // smaller than the txs and need no hashing.
   const int64_t horizon = genesis_.txs.Horizon(tip_.timestamp_ms());
   uint64_t first = tip_.height() + 1;  // the lowest height loaded
   uint64_t ids = 0;
-  int64_t not_held_until_ms = 0;  // the time of block first - 1
-  std::vector<int64_t> times;     // of the blocks loaded, newest first
+  int64_t not_held_until_ms = 0;      // the time of block first - 1
+  std::vector<lpb::BlockInfo> infos;  // of the blocks loaded, newest first
   while (first > 1) {
     HC_ASSIGN_OR_RETURN(lpb::BlockInfo info, InfoAt(first - 1));
     if (info.timestamp_ms() < horizon || ids + info.tx_count() > ids_max) {
@@ -202,19 +204,34 @@ Status Ledger::LoadRecentTxIds(size_t ids_max) {
       break;
     }
     ids += info.tx_count();
-    times.push_back(info.timestamp_ms());
+    infos.push_back(std::move(info));
     --first;
   }
   recent_ = std::make_unique<RecentTxIds>(first - 1, not_held_until_ms);
-  for (uint64_t h = first; h <= tip_.height(); ++h) {
-    HC_ASSIGN_OR_RETURN(pb::Block block, BlockAt(h));
+  lpb::BlockReceipts group;
+  pb::Receipt receipt;
+  for (auto info = infos.rbegin(); info != infos.rend(); ++info) {
+    const uint64_t h = info->height();
     std::vector<uint64_t> keys;
-    keys.reserve(static_cast<size_t>(block.txs_size()));
-    for (const std::string& tx : block.txs()) {
-      keys.push_back(RecentTxIds::KeyOf(TxIdOf(AsBytes(tx))));
+    keys.reserve(info->tx_count());
+    if (info->tx_count() > 0) {
+      const std::string gkey = keys::EntriesGroup(info->first_entry());
+      std::string gv;
+      Status gs = store_->Get(Cf::kEntries, gkey, &gv);
+      if (!gs.ok()) return CorruptAt(Cf::kEntries, gkey, h, gs.message());
+      HC_RETURN_IF_ERROR(ParseStored(gv, &group, Cf::kEntries, gkey));
+      if (group.height() != h || group.receipts_size() != static_cast<int>(info->tx_count())) {
+        return CorruptAt(Cf::kEntries, gkey, h, "receipts do not match the block");
+      }
+      for (const std::string& r : group.receipts()) {
+        if (!receipt.ParseFromString(r) || receipt.tx_id().size() != kHashBytes) {
+          return CorruptAt(Cf::kEntries, gkey, h, "a receipt does not name a tx id");
+        }
+        keys.push_back(RecentTxIds::KeyOf(AsBytes(receipt.tx_id())));
+      }
     }
-    const int64_t t = times[tip_.height() - h];
-    recent_->AddBlock(h, t, std::move(keys), genesis_.txs.Horizon(t));
+    recent_->AddBlock(h, info->timestamp_ms(), std::move(keys),
+                      genesis_.txs.Horizon(info->timestamp_ms()));
   }
   return Status::Ok();
 }

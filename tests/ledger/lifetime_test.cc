@@ -258,6 +258,24 @@ TEST_F(LifetimeTest, AReopenOverTheLoadLimitLoadsTheNewestBlocks) {
   EXPECT_EQ(receipts[1].status(), pb::TX_STATUS_DUPLICATE);
 }
 
+// The ids come from the blocks' receipts: a receipt group within the horizon that does not parse
+// stops the open with the key named, as a corrupt tip does (R25), rather than leaving a replay
+// unguarded.
+TEST_F(LifetimeTest, AReopenRefusesAnUnreadableReceiptGroupWithinTheHorizon) {
+  Commit({CreatedAt(kT0)}, kT0);
+  Commit({CreatedAt(kT0 + 1000)}, kT0 + 1000);
+  auto info = ledger_->InfoAt(1);
+  ASSERT_TRUE(info.ok());
+  ledger_.reset();
+  KvBatch garbage;
+  garbage.Put(Cf::kEntries, keys::EntriesGroup(info->first_entry()), "not receipts");
+  ASSERT_TRUE(store_.Write(garbage, true).ok());
+  auto l = Ledger::Open(std::make_unique<BorrowedStore>(store_), LifetimeGenesis(), *verifier_);
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(l.status().code(), StatusCode::kCorruption) << l.status().ToString();
+  EXPECT_NE(l.status().message().find("entries"), std::string::npos) << l.status().ToString();
+}
+
 // Blocks of a run (state transfer) are staged before they are written: a later block of the run
 // must see an earlier one's ids as committed.
 TEST_F(LifetimeTest, AReplayInsideAnAttestedRunIsDuplicate) {
