@@ -210,28 +210,35 @@ Status Ledger::LoadRecentTxIds(size_t ids_max) {
   recent_ = std::make_unique<RecentTxIds>(first - 1, not_held_until_ms);
   lpb::BlockReceipts group;
   pb::Receipt receipt;
-  for (auto info = infos.rbegin(); info != infos.rend(); ++info) {
-    const uint64_t h = info->height();
+  for (uint64_t h = first; h <= tip_.height(); ++h) {
+    const lpb::BlockInfo& info = infos[tip_.height() - h];
     std::vector<uint64_t> keys;
-    keys.reserve(info->tx_count());
-    if (info->tx_count() > 0) {
-      const std::string gkey = keys::EntriesGroup(info->first_entry());
-      std::string gv;
-      Status gs = store_->Get(Cf::kEntries, gkey, &gv);
-      if (!gs.ok()) return CorruptAt(Cf::kEntries, gkey, h, gs.message());
-      HC_RETURN_IF_ERROR(ParseStored(gv, &group, Cf::kEntries, gkey));
-      if (group.height() != h || group.receipts_size() != static_cast<int>(info->tx_count())) {
-        return CorruptAt(Cf::kEntries, gkey, h, "receipts do not match the block");
-      }
+    keys.reserve(info.tx_count());
+    if (info.tx_count() > 0) {
+      HC_RETURN_IF_ERROR(ReadReceipts(h, info, &group));
       for (const std::string& r : group.receipts()) {
         if (!receipt.ParseFromString(r) || receipt.tx_id().size() != kHashBytes) {
-          return CorruptAt(Cf::kEntries, gkey, h, "a receipt does not name a tx id");
+          return CorruptAt(Cf::kEntries, keys::EntriesGroup(info.first_entry()), h,
+                           "a receipt does not name a tx id");
         }
         keys.push_back(RecentTxIds::KeyOf(AsBytes(receipt.tx_id())));
       }
     }
-    recent_->AddBlock(h, info->timestamp_ms(), std::move(keys),
-                      genesis_.txs.Horizon(info->timestamp_ms()));
+    recent_->AddBlock(h, info.timestamp_ms(), std::move(keys),
+                      genesis_.txs.Horizon(info.timestamp_ms()));
+  }
+  return Status::Ok();
+}
+
+Status Ledger::ReadReceipts(uint64_t h, const lpb::BlockInfo& info,
+                            lpb::BlockReceipts* group) const {
+  const std::string gkey = keys::EntriesGroup(info.first_entry());
+  std::string gv;
+  Status gs = store_->Get(Cf::kEntries, gkey, &gv);
+  if (!gs.ok()) return CorruptAt(Cf::kEntries, gkey, h, gs.message());
+  HC_RETURN_IF_ERROR(ParseStored(gv, group, Cf::kEntries, gkey));
+  if (group->height() != h || group->receipts_size() != static_cast<int>(info.tx_count())) {
+    return CorruptAt(Cf::kEntries, gkey, h, "receipts do not match the block");
   }
   return Status::Ok();
 }
@@ -316,22 +323,15 @@ Status Ledger::VerifyTip() {
     // The tip block's entries must be the log's last leaves.
     StoredLogNodes nodes(*store_, tip.log_size());
     if (!txs.empty()) {
-      const std::string gkey = keys::EntriesGroup(info->first_entry());
-      std::string gv;
-      Status gs = store_->Get(Cf::kEntries, gkey, &gv);
-      if (!gs.ok()) return CorruptAt(Cf::kEntries, gkey, h, gs.message());
       lpb::BlockReceipts group;
-      HC_RETURN_IF_ERROR(ParseStored(gv, &group, Cf::kEntries, gkey));
-      if (group.height() != h || static_cast<size_t>(group.receipts_size()) != txs.size()) {
-        return CorruptAt(Cf::kEntries, gkey, h, "receipts do not match the block");
-      }
+      HC_RETURN_IF_ERROR(ReadReceipts(h, *info, &group));
       for (size_t i = 0; i < txs.size(); ++i) {
         const std::string entry = EncodeLogEntry(txs[i], h, static_cast<uint32_t>(i),
                                                  group.receipts(static_cast<int>(i)));
         Result<Hash32> leaf = nodes.PerfectNode(0, info->first_entry() + i);
         if (!leaf.ok()) return leaf.status();
         if (*leaf != crypto::LeafHash(AsBytes(entry))) {
-          return CorruptAt(Cf::kEntries, gkey, h,
+          return CorruptAt(Cf::kEntries, keys::EntriesGroup(info->first_entry()), h,
                            "entry " + std::to_string(i) + " does not match its Merkle leaf");
         }
       }

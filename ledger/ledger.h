@@ -209,6 +209,10 @@ class Ledger {
   Status Broken() const;
   // Creates recent_ from the stored blocks since the tip's horizon (Open's comment).
   Status LoadRecentTxIds(size_t ids_max);
+  // Block h's stored receipt group (at info's first entry), one receipt per tx of `info`;
+  // Corruption naming the key otherwise.
+  Status ReadReceipts(uint64_t h, const ::healthchain::ledger::v1::BlockInfo& info,
+                      ::healthchain::ledger::v1::BlockReceipts* group) const;
   // Hands a written (or, in a run, staged) block's indexed ids to recent_.
   void NoteIndexed(uint64_t height, int64_t timestamp_ms, std::vector<uint64_t> keys);
   // R23's certificate check alone, before any tx signature of the block is checked.
@@ -231,8 +235,8 @@ class Ledger {
   ::healthchain::ledger::v1::ChainTip tip_;
   crypto::CompactRange range_;
   Status broken_;  // set when a commit failed half-way through the store; refuses more commits
-  // With a tx lifetime in the genesis: the ids of the blocks committed since the open, until
-  // they pass the replay horizon (R5). Shared with admission (recent_tx_ids()).
+  // With a tx lifetime in the genesis: the ids of the blocks since the replay horizon (R5), loaded
+  // at the open and added as blocks commit. Shared with admission (recent_tx_ids()).
   std::unique_ptr<RecentTxIds> recent_;
 };
 
