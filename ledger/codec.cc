@@ -88,7 +88,7 @@ std::string LogLeafChunk(uint64_t chunk) {
   return k;
 }
 
-std::string Org(std::string_view key) { return Tagged('o', key); }
+std::string Org(std::string_view key) { return Tagged(kOrgPrefix[0], key); }
 std::string Patient(std::string_view key) { return Tagged('p', key); }
 std::string Policy(std::string_view id) { return Tagged('y', id); }
 std::string Consent(std::string_view id) { return Tagged('c', id); }

@@ -53,6 +53,7 @@ std::string LogLeafChunk(uint64_t chunk);
 
 // state CF
 std::string Org(std::string_view key);                        // "o" key32 -> lpb::OrgState
+inline constexpr std::string_view kOrgPrefix = "o";           // every Org key starts with it
 std::string Patient(std::string_view key);                    // "p" key32 -> lpb::PatientState
 std::string Policy(std::string_view id);                      // "y" id -> lpb::PolicyState
 std::string Consent(std::string_view id);                     // "c" id -> lpb::ConsentState

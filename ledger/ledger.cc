@@ -144,6 +144,7 @@ Status CheckCertificate(const pb::CommitCertificate& cert, uint64_t height,
 Ledger::Ledger(std::unique_ptr<KvStore> store, const Genesis& genesis,
                const crypto::Verifier& verifier)
     : store_(std::move(store)),
+      orgs_(*store_),
       genesis_(genesis),
       genesis_hash_(GenesisHash(genesis)),
       verifier_(verifier) {}
@@ -183,6 +184,7 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(std::unique_ptr<KvStore> store, con
   }
   HC_RETURN_IF_ERROR(ledger->VerifyTip());
   if (genesis.txs.enabled()) HC_RETURN_IF_ERROR(ledger->LoadRecentTxIds(options.recent_ids_max));
+  HC_RETURN_IF_ERROR(ledger->orgs_.Load());
   return ledger;
 }
 
@@ -528,8 +530,8 @@ Ledger::CommittedRun Ledger::CommitAttestedRun(std::span<const RunBlock> run,
   if (expected.ok()) {
     static const AttestedSignatures kAttested;
     // Each block executes over the writes of those before it; the run is written in one batch.
-    StateOverlay view(*store_);
-    const KvReader& kv = run.size() == 1 ? static_cast<const KvReader&>(*store_) : view;
+    StateOverlay view(orgs_);
+    const KvReader& kv = run.size() == 1 ? static_cast<const KvReader&>(orgs_) : view;
     lpb::ChainTip end = tip_;
     crypto::CompactRange end_range = range_;
     std::vector<CommittedBlock> staged_blocks;
@@ -605,7 +607,7 @@ Result<CommittedBlock> Ledger::CommitPrepared(std::string_view header_bytes,
                                               ExecutableBlock prepared, const LogClaim* expected,
                                               bool* mismatch) {
   if (!broken_.ok()) return Broken();
-  HC_ASSIGN_OR_RETURN(Staged staged, Stage(*store_, tip_, range_, header_bytes, certificate,
+  HC_ASSIGN_OR_RETURN(Staged staged, Stage(orgs_, tip_, range_, header_bytes, certificate,
                                            std::move(prepared), expected, mismatch));
   const uint64_t height = staged.tip.height();
   const int64_t time_ms = staged.tip.timestamp_ms();
@@ -630,6 +632,7 @@ Status Ledger::WriteStaged(const KvBatch& batch, lpb::ChainTip tip, crypto::Comp
     broken_ = ws;
     return ws;
   }
+  orgs_.Apply(batch);
   tip_ = std::move(tip);
   range_ = std::move(range);
   return Status::Ok();

@@ -26,6 +26,7 @@
 #include "ledger/genesis.h"
 #include "ledger/kv.h"
 #include "ledger/log_store.h"
+#include "ledger/org_directory.h"
 #include "ledger/state_machine.h"
 
 namespace hc::ledger {
@@ -229,6 +230,9 @@ class Ledger {
   static Result<::healthchain::ledger::v1::BlockInfo> InfoIn(const KvReader& kv, uint64_t height);
 
   std::unique_ptr<KvStore> store_;
+  // The org records, in memory in front of store_ (loaded at the open, given every written
+  // batch): blocks execute over it, so a signer's org lookup reads no SST file.
+  OrgDirectory orgs_;
   Genesis genesis_;
   Hash32 genesis_hash_{};
   const crypto::Verifier& verifier_;
