@@ -52,14 +52,20 @@ std::string LogNode(uint32_t level, uint64_t index);
 std::string LogLeafChunk(uint64_t chunk);
 
 // state CF
-std::string Org(std::string_view key);                        // "o" key32 -> lpb::OrgState
-inline constexpr std::string_view kOrgPrefix = "o";           // every Org key starts with it
-std::string Patient(std::string_view key);                    // "p" key32 -> lpb::PatientState
-std::string Policy(std::string_view id);                      // "y" id -> lpb::PolicyState
-std::string Consent(std::string_view id);                     // "c" id -> lpb::ConsentState
-std::string Record(std::string_view id);                      // "r" id -> lpb::RecordState
-std::string Claim(std::string_view id);                       // "l" id -> lpb::ClaimState
+std::string Org(std::string_view key);               // "o" key32 -> lpb::OrgState
+inline constexpr std::string_view kOrgPrefix = "o";  // every Org key starts with it
+std::string Patient(std::string_view key);           // "p" key32 -> lpb::PatientState
+std::string Policy(std::string_view id);             // "y" id -> lpb::PolicyState
+std::string Consent(std::string_view id);            // "c" id -> lpb::ConsentState
+std::string Record(std::string_view id);             // "r" id -> lpb::RecordState
+std::string Claim(std::string_view id);              // "l" id -> lpb::ClaimState
+std::string ConsentPair(std::string_view patient,
+                        std::string_view grantee);  // "g" patient grantee -> lpb::ConsentIds
+inline constexpr std::string_view kConsentPairPrefix = "g";
 inline constexpr std::string_view kEntryCount = "m/entries";  // -> u64: log entries so far
+// The state family's layout (ledger/ledger.h, Ledger::Open): "2" since the consent pairs ("g").
+inline constexpr std::string_view kStateFormat = "m/format";
+inline constexpr std::string_view kStateFormatCurrent = "2";
 
 // index CF
 std::string Fingerprint(const Hash32& fp);                   // "f" fp -> claim id

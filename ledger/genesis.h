@@ -108,7 +108,8 @@ std::string GenesisToJson(const Genesis& genesis);
 // It is block 1's prev_block_hash and the handshake's genesis_hash.
 Hash32 GenesisHash(const Genesis& genesis);
 
-// The state writes that found the chain: each commission as an active org at height 0 (R24).
+// The state writes that found the chain: each commission as an active org at height 0 (R24), and
+// the state family's format (keys::kStateFormat).
 KvBatch GenesisStateWrites(const Genesis& genesis);
 
 }  // namespace hc::ledger

@@ -183,6 +183,7 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(std::unique_ptr<KvStore> store, con
     }
   }
   HC_RETURN_IF_ERROR(ledger->VerifyTip());
+  HC_RETURN_IF_ERROR(ledger->UpgradeStateFormat());
   if (genesis.txs.enabled()) HC_RETURN_IF_ERROR(ledger->LoadRecentTxIds(options.recent_ids_max));
   HC_RETURN_IF_ERROR(ledger->orgs_.Load());
   return ledger;
@@ -230,6 +231,62 @@ Status Ledger::LoadRecentTxIds(size_t ids_max) {
                       genesis_.txs.Horizon(info.timestamp_ms()));
   }
   return Status::Ok();
+}
+
+Status Ledger::UpgradeStateFormat() {
+  std::string format;
+  Status s = store_->Get(Cf::kState, keys::kStateFormat, &format);
+  if (s.ok()) {
+    if (format == keys::kStateFormatCurrent) return Status::Ok();
+    return FailedPrecondition("ledger store: " + DescribeKey(Cf::kState, keys::kStateFormat) +
+                              " is '" + format + "'; this version reads state format " +
+                              std::string(keys::kStateFormatCurrent) + " and older");
+  }
+  if (s.code() != StatusCode::kNotFound) return s;
+  // Format 1 (no marker) held a patient's consents to a grantee only as the index family's
+  // patient-grantee keys ("c" patient grantee id, in id order): each run of those becomes that
+  // pair's ConsentIds. Written in batches, the marker with the last; an upgrade cut short is done
+  // again from the start at the next open (the pairs are rebuilt from the index, not added to).
+  constexpr size_t kBatchWrites = 50'000;
+  KvBatch batch;
+  std::string pair;  // the run's PatientGranteePrefix
+  lpb::ConsentIds ids;
+  std::string bad_key;
+  auto end_run = [&] {
+    if (pair.empty()) return;
+    const std::string_view p(pair);  // "c" patient grantee
+    batch.Put(Cf::kState, keys::ConsentPair(p.substr(1, kKeyBytes), p.substr(1 + kKeyBytes)),
+              Serialize(ids));
+    ids.Clear();
+  };
+  Status write_status;
+  const std::string prefix = keys::PatientConsentPrefix("");
+  HC_RETURN_IF_ERROR(store_->Scan(
+      Cf::kIndex, prefix, PrefixEnd(prefix), [&](std::string_view k, std::string_view) {
+        if (k.size() <= keys::kPatientGranteePrefixBytes) {
+          bad_key = DescribeKey(Cf::kIndex, k);
+          return false;
+        }
+        const std::string_view run = k.substr(0, keys::kPatientGranteePrefixBytes);
+        if (run != pair) {
+          end_run();
+          if (batch.writes.size() >= kBatchWrites) {
+            write_status = store_->Write(batch, /*sync=*/true);
+            batch.writes.clear();
+            if (!write_status.ok()) return false;
+          }
+          pair.assign(run);
+        }
+        ids.add_consent_ids(std::string(k.substr(keys::kPatientGranteePrefixBytes)));
+        return true;
+      }));
+  HC_RETURN_IF_ERROR(write_status);
+  if (!bad_key.empty()) {
+    return Corruption("ledger store: " + bad_key + ": not a patient-grantee consent key");
+  }
+  end_run();
+  batch.Put(Cf::kState, std::string(keys::kStateFormat), std::string(keys::kStateFormatCurrent));
+  return store_->Write(batch, /*sync=*/true);
 }
 
 Status Ledger::ReadReceipts(uint64_t h, const lpb::BlockInfo& info,

@@ -208,6 +208,10 @@ class Ledger {
   Status WriteStaged(const KvBatch& batch, ::healthchain::ledger::v1::ChainTip tip,
                      crypto::CompactRange range);
   Status Broken() const;
+  // Brings a store written by an earlier version to the current state format (keys::kStateFormat):
+  // format 1 had no consent pairs ("g"); they are built from the index family's consent keys.
+  // FailedPrecondition for a format newer than this version's.
+  Status UpgradeStateFormat();
   // Creates recent_ from the stored blocks since the tip's horizon (Open's comment).
   Status LoadRecentTxIds(size_t ids_max);
   // Block h's stored receipt group (at info's first entry), one receipt per tx of `info`;

@@ -129,6 +129,8 @@ class Executor {
         case pb::TxBody::kGrantConsent:
           state_keys.push_back(keys::Patient(body.grant_consent().patient_key()));
           state_keys.push_back(keys::Consent(body.grant_consent().consent_id()));
+          state_keys.push_back(keys::ConsentPair(body.grant_consent().patient_key(),
+                                                 body.grant_consent().grantee_key()));
           break;
         case pb::TxBody::kRevokeConsent:
           state_keys.push_back(keys::Consent(body.revoke_consent().consent_id()));
@@ -139,6 +141,9 @@ class Executor {
           break;
         case pb::TxBody::kAccessRecord:
           state_keys.push_back(keys::Record(body.access_record().record_id()));
+          if (!body.access_record().consent_id().empty()) {
+            state_keys.push_back(keys::Consent(body.access_record().consent_id()));
+          }
           break;
         case pb::TxBody::kBreakGlass:
           state_keys.push_back(keys::Record(body.break_glass().record_id()));
@@ -158,8 +163,45 @@ class Executor {
       }
     }
     HC_RETURN_IF_ERROR(state_.Prefetch(Cf::kTxIndex, tx_ids));
-    return state_.Prefetch(Cf::kState,
-                           std::vector<std::string_view>(state_keys.begin(), state_keys.end()));
+    HC_RETURN_IF_ERROR(state_.Prefetch(Cf::kState, AsViews(state_keys)));
+    return PrefetchConsents();
+  }
+
+  // R15 and R18 read the consents a patient gave the accessor (or the insurer), and an access
+  // names its patient only through its record: with the records now read, a second batch reads
+  // those consent pairs and a third the consents they list.
+  Status PrefetchConsents() const {
+    std::vector<std::string> pair_keys;
+    std::string v;
+    lpb::RecordState record;
+    for (const BlockTx& tx : block_.txs) {
+      if (!tx.decoded.has_value()) continue;
+      const pb::TxBody& body = tx.decoded->body;
+      if (body.payload_case() == pb::TxBody::kAccessRecord &&
+          body.access_record().consent_id().empty()) {
+        if (!state_.Get(Cf::kState, keys::Record(body.access_record().record_id()), &v).ok() ||
+            !record.ParseFromString(v)) {
+          continue;  // no such record: the access reads no consent
+        }
+        pair_keys.push_back(keys::ConsentPair(record.patient_key(), body.signer()));
+      } else if (body.payload_case() == pb::TxBody::kSubmitClaim) {
+        pair_keys.push_back(keys::ConsentPair(body.submit_claim().patient_key(),
+                                              body.submit_claim().insurer_key()));
+      }
+    }
+    if (pair_keys.empty()) return Status::Ok();
+    HC_RETURN_IF_ERROR(state_.Prefetch(Cf::kState, AsViews(pair_keys)));
+    std::vector<std::string> consent_keys;
+    lpb::ConsentIds ids;
+    for (const std::string& k : pair_keys) {
+      if (!state_.Get(Cf::kState, k, &v).ok() || !ids.ParseFromString(v)) continue;
+      for (const std::string& id : ids.consent_ids()) consent_keys.push_back(keys::Consent(id));
+    }
+    return state_.Prefetch(Cf::kState, AsViews(consent_keys));
+  }
+
+  static std::vector<std::string_view> AsViews(const std::vector<std::string>& keys) {
+    return {keys.begin(), keys.end()};
   }
 
   Result<ExecutionResult> Run() {
@@ -542,6 +584,14 @@ class Executor {
     Store(Cf::kState, keys::Consent(p.consent_id()), consent);
     state_.Put(Cf::kIndex, keys::PatientConsent(p.patient_key(), p.grantee_key(), p.consent_id()),
                "");
+    const std::string pair_key = keys::ConsentPair(p.patient_key(), p.grantee_key());
+    HC_ASSIGN_OR_RETURN(auto pair, Load<lpb::ConsentIds>(Cf::kState, pair_key));
+    if (!pair) pair.emplace();
+    auto* ids = pair->mutable_consent_ids();
+    *ids->Add() = p.consent_id();  // then moved to its place in id order
+    std::rotate(std::lower_bound(ids->begin(), ids->end() - 1, p.consent_id()), ids->end() - 1,
+                ids->end());
+    Store(Cf::kState, pair_key, *pair);
     return Ok("R11", "consent '" + p.consent_id() + "' granted to '" + grantee->name() + "'",
               p.consent_id());
   }
@@ -695,22 +745,19 @@ class Executor {
     ConsentDecision best_decision;
   };
 
-  // Searches the consents `patient` gave `grantee` (index order = consent id order).
+  // Searches the consents `patient` gave `grantee` (their ConsentIds, in consent id order).
   Result<ConsentSearch> SearchConsents(std::string_view patient, std::string_view grantee,
                                        const lpb::RecordState& record, int purpose,
                                        bool check_scope) {
-    std::vector<std::string> ids;
-    const std::string prefix = keys::PatientGranteePrefix(patient, grantee);
-    HC_RETURN_IF_ERROR(
-        state_.ScanPrefix(Cf::kIndex, prefix, [&](std::string_view k, std::string_view) {
-          ids.emplace_back(k.substr(prefix.size()));
-          return true;
-        }));
+    const std::string pair_key = keys::ConsentPair(patient, grantee);
+    HC_ASSIGN_OR_RETURN(auto pair, Load<lpb::ConsentIds>(Cf::kState, pair_key));
     ConsentSearch out;
-    for (const std::string& id : ids) {
+    if (!pair) return out;
+    for (const std::string& id : pair->consent_ids()) {
       HC_ASSIGN_OR_RETURN(auto c, Load<lpb::ConsentState>(Cf::kState, keys::Consent(id)));
       if (!c) {
-        return Corruption(DescribeKey(Cf::kIndex, prefix + id) + ": indexed consent not found");
+        return Corruption(DescribeKey(Cf::kState, pair_key) + ": listed consent '" + id +
+                          "' not found");
       }
       ConsentDecision d = Evaluate(*c, record, purpose, check_scope);
       if (d.granted) {
