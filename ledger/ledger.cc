@@ -252,8 +252,10 @@ Status Ledger::UpgradeStateFormat() {
   std::string pair;  // the run's PatientGranteePrefix
   lpb::ConsentIds ids;
   std::string bad_key;
+  uint64_t pairs = 0;
   auto end_run = [&] {
     if (pair.empty()) return;
+    ++pairs;
     const std::string_view p(pair);  // "c" patient grantee
     batch.Put(Cf::kState, keys::ConsentPair(p.substr(1, kKeyBytes), p.substr(1 + kKeyBytes)),
               Serialize(ids));
@@ -286,7 +288,9 @@ Status Ledger::UpgradeStateFormat() {
   }
   end_run();
   batch.Put(Cf::kState, std::string(keys::kStateFormat), std::string(keys::kStateFormatCurrent));
-  return store_->Write(batch, /*sync=*/true);
+  HC_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
+  upgraded_consent_pairs_ = pairs;
+  return Status::Ok();
 }
 
 Status Ledger::ReadReceipts(uint64_t h, const lpb::BlockInfo& info,

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -165,6 +166,9 @@ class Ledger {
   // for admission's replay check (R5) while this ledger commits.
   const RecentTxIds* recent_tx_ids() const { return recent_.get(); }
   const Hash32& genesis_hash() const { return genesis_hash_; }
+  // Set when this open upgraded a store of state format 1 (UpgradeStateFormat): the number of
+  // consent pairs it built from the index.
+  std::optional<uint64_t> upgraded_consent_pairs() const { return upgraded_consent_pairs_; }
 
   // ---- Reads ----
   const KvReader& reader() const { return *store_; }
@@ -246,6 +250,7 @@ class Ledger {
   // With a tx lifetime in the genesis: the ids of the blocks since the replay horizon (R5), loaded
   // at the open and added as blocks commit. Shared with admission (recent_tx_ids()).
   std::unique_ptr<RecentTxIds> recent_;
+  std::optional<uint64_t> upgraded_consent_pairs_;
 };
 
 // ---- Building blocks (proposers, tests, benchmarks) ----

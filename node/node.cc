@@ -336,6 +336,10 @@ Status NodeImpl::Init() {
   auto ledger = ledger::Ledger::Open(std::move(store).value(), genesis_, *verifier_);
   if (!ledger.ok()) return ledger.status().WithContext(c.data_dir + "/db");
   ledger_ = std::move(ledger).value();
+  if (const std::optional<uint64_t> pairs = ledger_->upgraded_consent_pairs(); pairs.has_value()) {
+    spdlog::info("ledger state upgraded to format {}: {} consent pairs built from the index",
+                 ledger::keys::kStateFormatCurrent, *pairs);
+  }
   if (const ledger::RecentTxIds* recent = ledger_->recent_tx_ids(); recent != nullptr) {
     spdlog::info(
         "ledger opened at height {} in {} ms; replay check (R5) holds the ids of {} txs "

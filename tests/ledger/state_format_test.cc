@@ -62,6 +62,8 @@ TEST(StateFormatTest, AFormat1StoreIsUpgradedToTheStateACurrentLedgerHolds) {
   a = OpenOn(upgraded, *verifier);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(StateDigest(upgraded), StateDigest(reference));
+  EXPECT_EQ(a->upgraded_consent_pairs(), pairs);
+  EXPECT_EQ(b->upgraded_consent_pairs(), std::nullopt);  // created in the current format
 
   // And it goes on executing exactly as the store that never was format 1.
   for (size_t i = half; i < blocks.size(); ++i) {
