@@ -71,7 +71,8 @@ inline constexpr std::string_view kStateFormatCurrent = "2";
 std::string Fingerprint(const Hash32& fp);                   // "f" fp -> claim id
 std::string PatientConsentPrefix(std::string_view patient);  // "c" patient
 std::string PatientGranteePrefix(std::string_view patient, std::string_view grantee);
-// The size of a PatientGranteePrefix of two keys ("c" key32 key32): every access scans one.
+// The size of a PatientGranteePrefix of two keys ("c" key32 key32), the run of one pair's consent
+// keys that state format 1 scanned per access and the upgrade to format 2 reads.
 inline constexpr size_t kPatientGranteePrefixBytes = 1 + 2 * kKeyBytes;
 std::string PatientConsent(std::string_view patient, std::string_view grantee,
                            std::string_view consent_id);      // "c" patient grantee id -> ""

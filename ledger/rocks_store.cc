@@ -34,12 +34,14 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
 
 // The index family's consent keys ("c" patient grantee consent-id) by their patient-grantee
-// prefix, which every access scans (ledger-rules.md R15): with it in the bloom filters, such a
-// scan skips the memtables and SST files that hold no consent of that pair instead of seeking
-// into each. Keys outside the domain (audit, record-access, fingerprint, review keys, and a
-// patient's consents to anyone) are only in the whole-key filters and always scanned in total
-// order (RocksKvStore::Scan). Files written before this extractor existed keep being read
-// without prefix filtering; the name is recorded in each file written with it.
+// prefix, which every access scanned until state format 2 (ledger-rules.md R15; since then an
+// access reads the pair's state record, ledger/codec.h ConsentPair, and nothing scans one pair):
+// with it in the bloom filters, such a scan skips the memtables and SST files that hold no consent
+// of that pair instead of seeking into each. Keys outside the domain (audit, record-access,
+// fingerprint, review keys, and a patient's consents to anyone) are only in the whole-key filters
+// and always scanned in total order (RocksKvStore::Scan). Files written before this extractor
+// existed keep being read without prefix filtering; the name is recorded in each file written with
+// it.
 class ConsentPairPrefix final : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "hc.index.patient-grantee.v1"; }
