@@ -95,8 +95,8 @@ std::string Consent(std::string_view id) { return Tagged('c', id); }
 std::string Record(std::string_view id) { return Tagged('r', id); }
 std::string Claim(std::string_view id) { return Tagged('l', id); }
 
-std::string ConsentPair(std::string_view patient, std::string_view grantee) {
-  std::string k = Tagged(kConsentPairPrefix[0], patient);
+std::string PairConsents(std::string_view patient, std::string_view grantee) {
+  std::string k = Tagged(kPairConsentsPrefix[0], patient);
   k.append(grantee);
   return k;
 }

@@ -59,9 +59,9 @@ std::string Policy(std::string_view id);             // "y" id -> lpb::PolicySta
 std::string Consent(std::string_view id);            // "c" id -> lpb::ConsentState
 std::string Record(std::string_view id);             // "r" id -> lpb::RecordState
 std::string Claim(std::string_view id);              // "l" id -> lpb::ClaimState
-std::string ConsentPair(std::string_view patient,
-                        std::string_view grantee);  // "g" patient grantee -> lpb::ConsentIds
-inline constexpr std::string_view kConsentPairPrefix = "g";
+std::string PairConsents(std::string_view patient,
+                         std::string_view grantee);  // "g" patient grantee -> lpb::ConsentIds
+inline constexpr std::string_view kPairConsentsPrefix = "g";
 inline constexpr std::string_view kEntryCount = "m/entries";  // -> u64: log entries so far
 // The state family's layout (ledger/ledger.h, Ledger::Open): "2" since the consent pairs ("g").
 inline constexpr std::string_view kStateFormat = "m/format";

@@ -257,7 +257,7 @@ Status Ledger::UpgradeStateFormat() {
     if (pair.empty()) return;
     ++pairs;
     const std::string_view p(pair);  // "c" patient grantee
-    batch.Put(Cf::kState, keys::ConsentPair(p.substr(1, kKeyBytes), p.substr(1 + kKeyBytes)),
+    batch.Put(Cf::kState, keys::PairConsents(p.substr(1, kKeyBytes), p.substr(1 + kKeyBytes)),
               Serialize(ids));
     ids.Clear();
   };

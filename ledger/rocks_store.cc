@@ -35,7 +35,7 @@ rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
 
 // The index family's consent keys ("c" patient grantee consent-id) by their patient-grantee
 // prefix, which every access scanned until state format 2 (ledger-rules.md R15; since then an
-// access reads the pair's state record, ledger/codec.h ConsentPair, and nothing scans one pair):
+// access reads the pair's state record, ledger/codec.h PairConsents, and nothing scans one pair):
 // with it in the bloom filters, such a scan skips the memtables and SST files that hold no consent
 // of that pair instead of seeking into each. Keys outside the domain (audit, record-access,
 // fingerprint, review keys, and a patient's consents to anyone) are only in the whole-key filters

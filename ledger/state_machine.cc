@@ -129,8 +129,8 @@ class Executor {
         case pb::TxBody::kGrantConsent:
           state_keys.push_back(keys::Patient(body.grant_consent().patient_key()));
           state_keys.push_back(keys::Consent(body.grant_consent().consent_id()));
-          state_keys.push_back(keys::ConsentPair(body.grant_consent().patient_key(),
-                                                 body.grant_consent().grantee_key()));
+          state_keys.push_back(keys::PairConsents(body.grant_consent().patient_key(),
+                                                  body.grant_consent().grantee_key()));
           break;
         case pb::TxBody::kRevokeConsent:
           state_keys.push_back(keys::Consent(body.revoke_consent().consent_id()));
@@ -183,10 +183,10 @@ class Executor {
             !record.ParseFromString(v)) {
           continue;  // no such record: the access reads no consent
         }
-        pair_keys.push_back(keys::ConsentPair(record.patient_key(), body.signer()));
+        pair_keys.push_back(keys::PairConsents(record.patient_key(), body.signer()));
       } else if (body.payload_case() == pb::TxBody::kSubmitClaim) {
-        pair_keys.push_back(keys::ConsentPair(body.submit_claim().patient_key(),
-                                              body.submit_claim().insurer_key()));
+        pair_keys.push_back(keys::PairConsents(body.submit_claim().patient_key(),
+                                               body.submit_claim().insurer_key()));
       }
     }
     if (pair_keys.empty()) return Status::Ok();
@@ -584,7 +584,7 @@ class Executor {
     Store(Cf::kState, keys::Consent(p.consent_id()), consent);
     state_.Put(Cf::kIndex, keys::PatientConsent(p.patient_key(), p.grantee_key(), p.consent_id()),
                "");
-    const std::string pair_key = keys::ConsentPair(p.patient_key(), p.grantee_key());
+    const std::string pair_key = keys::PairConsents(p.patient_key(), p.grantee_key());
     HC_ASSIGN_OR_RETURN(auto pair, Load<lpb::ConsentIds>(Cf::kState, pair_key));
     if (!pair) pair.emplace();
     auto* ids = pair->mutable_consent_ids();
@@ -749,7 +749,7 @@ class Executor {
   Result<ConsentSearch> SearchConsents(std::string_view patient, std::string_view grantee,
                                        const lpb::RecordState& record, int purpose,
                                        bool check_scope) {
-    const std::string pair_key = keys::ConsentPair(patient, grantee);
+    const std::string pair_key = keys::PairConsents(patient, grantee);
     HC_ASSIGN_OR_RETURN(auto pair, Load<lpb::ConsentIds>(Cf::kState, pair_key));
     ConsentSearch out;
     if (!pair) return out;

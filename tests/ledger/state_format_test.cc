@@ -24,7 +24,7 @@ std::unique_ptr<Ledger> OpenOn(MemKvStore& store, const crypto::Verifier& verifi
 void Downgrade(MemKvStore& store) {
   KvBatch b;
   for (const auto& [k, v] : store.table(Cf::kState)) {
-    if (k.starts_with(keys::kConsentPairPrefix) || k == keys::kStateFormat) {
+    if (k.starts_with(keys::kPairConsentsPrefix) || k == keys::kStateFormat) {
       b.Delete(Cf::kState, k);
     }
   }
@@ -47,7 +47,7 @@ TEST(StateFormatTest, AFormat1StoreIsUpgradedToTheStateACurrentLedgerHolds) {
   // The property is exercised: pairs exist, some with more than one consent.
   size_t pairs = 0, multi = 0;
   for (const auto& [k, v] : reference.table(Cf::kState)) {
-    if (!k.starts_with(keys::kConsentPairPrefix)) continue;
+    if (!k.starts_with(keys::kPairConsentsPrefix)) continue;
     lpb::ConsentIds ids;
     ASSERT_TRUE(ids.ParseFromString(v));
     ++pairs;
