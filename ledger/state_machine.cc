@@ -100,13 +100,15 @@ class Executor {
   Executor(const ExecutableBlock& block, const KvReader& base, const ReplayContext& replay)
       : block_(block), state_(base), replay_(replay) {}
 
-  // Reads in two batches what the block's txs will read first: every tx id from the tx index
-  // (R5), and the state records their bodies name (records, patients, consents, claims). Batched
+  // Reads in batches what the block's txs will read first: every tx id from the tx index (R5),
+  // the state records their bodies name (records, patients, consents, claims) and the patient
+  // state of each signer that is not an org (R6), and the claims' fingerprints (R19). Batched
   // reads cost less than one at a time (RocksDB probes each file for all the keys together). Only
   // a cache for the rules: a key not named here is read when a rule needs it.
-  Status PrefetchReads() const {
+  Status PrefetchReads() {
     std::vector<std::string_view> tx_ids;
     std::vector<std::string> state_keys;
+    std::vector<std::string> index_keys;
     tx_ids.reserve(block_.txs.size());
     state_keys.reserve(2 * block_.txs.size());
     // R5: a fresh tx's id can only be in blocks since the horizon; when RecentTxIds holds them
@@ -122,6 +124,9 @@ class Executor {
       } else {
         tx_ids.push_back(AsStr(tx.decoded->tx_id));
       }
+      // R6 reads a signer's patient state when the signer is not an org (orgs are in memory).
+      HC_ASSIGN_OR_RETURN(const lpb::OrgState* org, LoadOrg(body.signer()));
+      if (org == nullptr) state_keys.push_back(keys::Patient(body.signer()));
       switch (body.payload_case()) {
         case pb::TxBody::kEnrollPatient:
           state_keys.push_back(keys::Patient(body.enroll_patient().patient_key()));
@@ -154,6 +159,8 @@ class Executor {
           for (const std::string& id : body.submit_claim().evidence_record_ids()) {
             state_keys.push_back(keys::Record(id));
           }
+          index_keys.push_back(
+              keys::Fingerprint(ClaimFingerprint(body.submit_claim(), AsBytes(body.signer()))));
           break;
         case pb::TxBody::kAdjudicateClaim:
           state_keys.push_back(keys::Claim(body.adjudicate_claim().claim_id()));
@@ -164,6 +171,7 @@ class Executor {
     }
     HC_RETURN_IF_ERROR(state_.Prefetch(Cf::kTxIndex, tx_ids));
     HC_RETURN_IF_ERROR(state_.Prefetch(Cf::kState, AsViews(state_keys)));
+    HC_RETURN_IF_ERROR(state_.Prefetch(Cf::kIndex, AsViews(index_keys)));
     return PrefetchConsents();
   }
 
