@@ -136,14 +136,21 @@ Status Gatherer::Consents(const FhirFilter& f, std::vector<FhirItem>* out) {
     return OneConsent(*c, out);
   }
   if (f.patient_key) {
-    // The patient's consent index: prefix ‖ grantee key (32) ‖ consent id.
-    const std::string prefix = keys::PatientConsentPrefix(*f.patient_key);
+    // The patient's consent pairs ("g" patient grantee -> ConsentIds), in (grantee, id) order.
     std::vector<std::string> ids;
-    HC_RETURN_IF_ERROR(
-        ledger_.reader().ScanPrefix(Cf::kIndex, prefix, [&](std::string_view k, std::string_view) {
-          if (k.size() > prefix.size() + 32) ids.emplace_back(k.substr(prefix.size() + 32));
+    lpb::ConsentIds pair;
+    bool bad = false;
+    HC_RETURN_IF_ERROR(ledger_.reader().ScanPrefix(
+        Cf::kState, keys::PairConsents(*f.patient_key, ""),
+        [&](std::string_view, std::string_view v) {
+          if (!pair.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+            bad = true;
+            return false;
+          }
+          ids.insert(ids.end(), pair.consent_ids().begin(), pair.consent_ids().end());
           return true;
         }));
+    if (bad) return Corruption("a stored consent pair does not parse");
     for (const std::string& id : ids) {
       HC_ASSIGN_OR_RETURN(auto c, GetState<lpb::ConsentState>(keys::Consent(id)));
       if (c) HC_RETURN_IF_ERROR(OneConsent(*c, out));

@@ -63,19 +63,23 @@ std::string PairConsents(std::string_view patient,
                          std::string_view grantee);  // "g" patient grantee -> lpb::ConsentIds
 inline constexpr std::string_view kPairConsentsPrefix = "g";
 inline constexpr std::string_view kEntryCount = "m/entries";  // -> u64: log entries so far
-// The state family's layout (ledger/ledger.h, Ledger::Open): "2" since the consent pairs ("g").
+// The state family's layout (ledger/ledger.h, Ledger::Open): "2" since the consent pairs ("g"),
+// "3" since they are the only list of a patient's consents (no index "c" keys).
 inline constexpr std::string_view kStateFormat = "m/format";
-inline constexpr std::string_view kStateFormatCurrent = "2";
+inline constexpr std::string_view kStateFormatCurrent = "3";
 
 // index CF
-std::string Fingerprint(const Hash32& fp);                   // "f" fp -> claim id
+std::string Fingerprint(const Hash32& fp);  // "f" fp -> claim id
+// The consent index of state formats 1 and 2: "c" patient grantee id -> "". Format 3 writes no
+// such key (the upgrade removes them); its layout also names a page of a patient's consents (the
+// patient-consents query's cursor).
 std::string PatientConsentPrefix(std::string_view patient);  // "c" patient
 std::string PatientGranteePrefix(std::string_view patient, std::string_view grantee);
 // The size of a PatientGranteePrefix of two keys ("c" key32 key32), the run of one pair's consent
-// keys that state format 1 scanned per access and the upgrade to format 2 reads.
+// keys that state format 1 scanned per access and the upgrade to format 3 reads.
 inline constexpr size_t kPatientGranteePrefixBytes = 1 + 2 * kKeyBytes;
 std::string PatientConsent(std::string_view patient, std::string_view grantee,
-                           std::string_view consent_id);      // "c" patient grantee id -> ""
+                           std::string_view consent_id);      // "c" patient grantee id
 std::string AuditPrefix(std::string_view patient);            // "a" patient
 std::string Audit(std::string_view patient, uint64_t entry);  // -> lpb::AuditEvent
 inline constexpr std::string_view kReviewPrefix = "b";

@@ -236,60 +236,75 @@ Status Ledger::LoadRecentTxIds(size_t ids_max) {
 Status Ledger::UpgradeStateFormat() {
   std::string format;
   Status s = store_->Get(Cf::kState, keys::kStateFormat, &format);
-  if (s.ok()) {
-    if (format == keys::kStateFormatCurrent) return Status::Ok();
+  if (s.ok() && format == keys::kStateFormatCurrent) return Status::Ok();
+  if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
+  if (s.ok() && format != "2") {
     return FailedPrecondition("ledger store: " + DescribeKey(Cf::kState, keys::kStateFormat) +
-                              " is '" + format + "'; this version reads state format " +
-                              std::string(keys::kStateFormatCurrent) + " and older");
+                              " is '" + format + "'; this version reads state formats 1 to " +
+                              std::string(keys::kStateFormatCurrent));
   }
-  if (s.code() != StatusCode::kNotFound) return s;
-  // Format 1 (no marker) held a patient's consents to a grantee only as the index family's
-  // patient-grantee keys ("c" patient grantee id, in id order): each run of those becomes that
-  // pair's ConsentIds. Written in batches, the marker with the last; an upgrade cut short is done
-  // again from the start at the next open (the pairs are rebuilt from the index, not added to).
-  constexpr size_t kBatchWrites = 50'000;
-  KvBatch batch;
-  std::string pair;  // the run's PatientGranteePrefix
-  lpb::ConsentIds ids;
-  std::string bad_key;
-  uint64_t pairs = 0;
-  auto end_run = [&] {
-    if (pair.empty()) return;
-    ++pairs;
-    const std::string_view p(pair);  // "c" patient grantee
-    batch.Put(Cf::kState, keys::PairConsents(p.substr(1, kKeyBytes), p.substr(1 + kKeyBytes)),
-              Serialize(ids));
-    ids.Clear();
-  };
-  Status write_status;
+  // Formats 1 (no marker) and 2 listed a patient's consents to a grantee as the index family's
+  // keys "c" patient grantee id, in id order; format 3 keeps them only in the pair records ("g"),
+  // which format 2 already has and format 1 builds from each run of those keys. The keys are
+  // removed in batches of whole runs, each run's pair record (format 1) in the same batch, and
+  // the scan starts again after each batch: an upgrade cut short leaves a store whose remaining
+  // keys are exactly the runs not yet done, and is finished at the next open. The marker is
+  // written last.
+  const bool build_pairs = !s.ok();
+  StateUpgrade upgrade;
+  upgrade.from_format = build_pairs ? 1 : 2;
+  constexpr size_t kBatchKeys = 50'000;
   const std::string prefix = keys::PatientConsentPrefix("");
-  HC_RETURN_IF_ERROR(store_->Scan(
-      Cf::kIndex, prefix, PrefixEnd(prefix), [&](std::string_view k, std::string_view) {
-        if (k.size() <= keys::kPatientGranteePrefixBytes) {
-          bad_key = DescribeKey(Cf::kIndex, k);
-          return false;
-        }
-        const std::string_view run = k.substr(0, keys::kPatientGranteePrefixBytes);
-        if (run != pair) {
-          end_run();
-          if (batch.writes.size() >= kBatchWrites) {
-            write_status = store_->Write(batch, /*sync=*/true);
-            batch.writes.clear();
-            if (!write_status.ok()) return false;
+  for (;;) {
+    KvBatch batch;
+    std::string pair;  // the current run's PatientGranteePrefix
+    lpb::ConsentIds ids;
+    std::string bad_key;
+    size_t keys_in_batch = 0;
+    bool more = false;  // stopped at a run boundary with keys left
+    auto end_run = [&] {
+      if (pair.empty()) return;
+      if (build_pairs) {
+        const std::string_view p(pair);  // "c" patient grantee
+        batch.Put(Cf::kState, keys::PairConsents(p.substr(1, kKeyBytes), p.substr(1 + kKeyBytes)),
+                  Serialize(ids));
+        ++upgrade.consent_pairs_built;
+      }
+      ids.Clear();
+    };
+    HC_RETURN_IF_ERROR(store_->Scan(
+        Cf::kIndex, prefix, PrefixEnd(prefix), [&](std::string_view k, std::string_view) {
+          if (k.size() <= keys::kPatientGranteePrefixBytes) {
+            bad_key = DescribeKey(Cf::kIndex, k);
+            return false;
           }
-          pair.assign(run);
-        }
-        ids.add_consent_ids(std::string(k.substr(keys::kPatientGranteePrefixBytes)));
-        return true;
-      }));
-  HC_RETURN_IF_ERROR(write_status);
-  if (!bad_key.empty()) {
-    return Corruption("ledger store: " + bad_key + ": not a patient-grantee consent key");
+          const std::string_view run = k.substr(0, keys::kPatientGranteePrefixBytes);
+          if (run != pair) {
+            end_run();
+            if (keys_in_batch >= kBatchKeys) {
+              more = true;
+              return false;
+            }
+            pair.assign(run);
+          }
+          ids.add_consent_ids(std::string(k.substr(keys::kPatientGranteePrefixBytes)));
+          batch.Delete(Cf::kIndex, std::string(k));
+          ++keys_in_batch;
+          return true;
+        }));
+    if (!bad_key.empty()) {
+      return Corruption("ledger store: " + bad_key + ": not a patient-grantee consent key");
+    }
+    if (!more) end_run();
+    upgrade.index_keys_removed += keys_in_batch;
+    if (!more) {
+      batch.Put(Cf::kState, std::string(keys::kStateFormat),
+                std::string(keys::kStateFormatCurrent));
+    }
+    HC_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
+    if (!more) break;
   }
-  end_run();
-  batch.Put(Cf::kState, std::string(keys::kStateFormat), std::string(keys::kStateFormatCurrent));
-  HC_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
-  upgraded_consent_pairs_ = pairs;
+  state_upgrade_ = upgrade;
   return Status::Ok();
 }
 

@@ -166,9 +166,14 @@ class Ledger {
   // for admission's replay check (R5) while this ledger commits.
   const RecentTxIds* recent_tx_ids() const { return recent_.get(); }
   const Hash32& genesis_hash() const { return genesis_hash_; }
-  // Set when this open upgraded a store of state format 1 (UpgradeStateFormat): the number of
-  // consent pairs it built from the index.
-  std::optional<uint64_t> upgraded_consent_pairs() const { return upgraded_consent_pairs_; }
+  // What this open did to bring a store of an earlier state format to the current one
+  // (UpgradeStateFormat); unset when the store was already current.
+  struct StateUpgrade {
+    int from_format = 0;
+    uint64_t consent_pairs_built = 0;  // from format 1, which had no pair records
+    uint64_t index_keys_removed = 0;   // the consent index keys of formats 1 and 2
+  };
+  const std::optional<StateUpgrade>& state_upgrade() const { return state_upgrade_; }
 
   // ---- Reads ----
   const KvReader& reader() const { return *store_; }
@@ -213,7 +218,8 @@ class Ledger {
                      crypto::CompactRange range);
   Status Broken() const;
   // Brings a store written by an earlier version to the current state format (keys::kStateFormat):
-  // format 1 had no consent pairs ("g"); they are built from the index family's consent keys.
+  // format 1 had no consent pairs ("g"), which are built from the index family's consent keys
+  // ("c" patient grantee id); formats 1 and 2 kept those keys, which format 3 does not.
   // FailedPrecondition for a format newer than this version's.
   Status UpgradeStateFormat();
   // Creates recent_ from the stored blocks since the tip's horizon (Open's comment).
@@ -250,7 +256,7 @@ class Ledger {
   // With a tx lifetime in the genesis: the ids of the blocks since the replay horizon (R5), loaded
   // at the open and added as blocks commit. Shared with admission (recent_tx_ids()).
   std::unique_ptr<RecentTxIds> recent_;
-  std::optional<uint64_t> upgraded_consent_pairs_;
+  std::optional<StateUpgrade> state_upgrade_;
 };
 
 // ---- Building blocks (proposers, tests, benchmarks) ----

@@ -143,33 +143,49 @@ Result<ConsentPage> ConsentsOfPatient(const Ledger& ledger, ByteView patient_key
                                       std::optional<std::string> after_consent_key, size_t limit) {
   if (patient_key.size() != kKeyBytes) return InvalidArgument("a patient key is 32 bytes");
   limit = PageLimit(limit);
-  const std::string prefix = keys::PatientConsentPrefix(AsStr(patient_key));
-  std::string start = prefix;
+  // The patient's consents, listed per grantee by the pair records ("g" patient grantee ->
+  // ConsentIds, ids ascending), so in (grantee, id) order. A page's cursor names its last
+  // consent as keys::PatientConsent does ("c" patient grantee id), the consent index key that
+  // named it before state format 3, so cursors handed out by earlier versions still work.
+  const std::string cursor_prefix = keys::PatientConsentPrefix(AsStr(patient_key));
+  const std::string pairs = keys::PairConsents(AsStr(patient_key), "");
+  std::string start = pairs;
+  std::string_view after_grantee, after_id;
   if (after_consent_key) {
-    start = *after_consent_key;
-    start.push_back('\0');  // the smallest key after it
-    if (!start.starts_with(prefix)) return InvalidArgument("cursor is not for this patient");
+    const std::string_view c = *after_consent_key;
+    if (!c.starts_with(cursor_prefix) || c.size() <= cursor_prefix.size() + kKeyBytes) {
+      return InvalidArgument("cursor is not for this patient");
+    }
+    after_grantee = c.substr(cursor_prefix.size(), kKeyBytes);
+    after_id = c.substr(cursor_prefix.size() + kKeyBytes);
+    start.append(after_grantee);
   }
   std::vector<std::string> ids;
   std::optional<std::string> next;
-  std::string last_key;
+  std::string last_grantee, last_id;
   std::string bad_key;
-  HC_RETURN_IF_ERROR(ledger.reader().Scan(Cf::kIndex, start, PrefixEnd(prefix),
-                                          [&](std::string_view k, std::string_view) {
-                                            if (ids.size() == limit) {
-                                              next = last_key;
-                                              return false;
-                                            }
-                                            // prefix ‖ grantee key (32) ‖ consent id
-                                            if (k.size() <= prefix.size() + kKeyBytes) {
-                                              bad_key = DescribeKey(Cf::kIndex, k);
-                                              return false;
-                                            }
-                                            ids.emplace_back(k.substr(prefix.size() + kKeyBytes));
-                                            last_key = std::string(k);
-                                            return true;
-                                          }));
-  if (!bad_key.empty()) return Corruption("ledger store: " + bad_key + ": malformed index key");
+  lpb::ConsentIds pair;
+  HC_RETURN_IF_ERROR(ledger.reader().Scan(
+      Cf::kState, start, PrefixEnd(pairs), [&](std::string_view k, std::string_view v) {
+        if (k.size() != pairs.size() + kKeyBytes ||
+            !pair.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+          bad_key = DescribeKey(Cf::kState, k);
+          return false;
+        }
+        const std::string_view grantee = k.substr(pairs.size());
+        for (const std::string& id : pair.consent_ids()) {
+          if (grantee == after_grantee && id <= after_id) continue;  // on the cursor's page
+          if (ids.size() == limit) {
+            next = keys::PatientConsent(AsStr(patient_key), last_grantee, last_id);
+            return false;
+          }
+          ids.push_back(id);
+          last_grantee.assign(grantee);
+          last_id = id;
+        }
+        return true;
+      }));
+  if (!bad_key.empty()) return Corruption("ledger store: " + bad_key + ": malformed consent pair");
   ConsentPage page;
   for (const std::string& id : ids) {
     ConsentStatusAnswer a;

@@ -590,8 +590,6 @@ class Executor {
     consent.set_granted_ms(block_.timestamp_ms);
     consent.set_grant_entry(entry_);
     Store(Cf::kState, keys::Consent(p.consent_id()), consent);
-    state_.Put(Cf::kIndex, keys::PatientConsent(p.patient_key(), p.grantee_key(), p.consent_id()),
-               "");
     const std::string pair_key = keys::PairConsents(p.patient_key(), p.grantee_key());
     HC_ASSIGN_OR_RETURN(auto pair, Load<lpb::ConsentIds>(Cf::kState, pair_key));
     if (!pair) pair.emplace();

@@ -336,9 +336,12 @@ Status NodeImpl::Init() {
   auto ledger = ledger::Ledger::Open(std::move(store).value(), genesis_, *verifier_);
   if (!ledger.ok()) return ledger.status().WithContext(c.data_dir + "/db");
   ledger_ = std::move(ledger).value();
-  if (const std::optional<uint64_t> pairs = ledger_->upgraded_consent_pairs(); pairs.has_value()) {
-    spdlog::info("ledger state upgraded to format {}: {} consent pairs built from the index",
-                 ledger::keys::kStateFormatCurrent, *pairs);
+  if (const auto& up = ledger_->state_upgrade(); up.has_value()) {
+    spdlog::info(
+        "ledger state upgraded from format {} to {}: {} consent pairs built, {} consent index "
+        "keys removed",
+        up->from_format, ledger::keys::kStateFormatCurrent, up->consent_pairs_built,
+        up->index_keys_removed);
   }
   if (const ledger::RecentTxIds* recent = ledger_->recent_tx_ids(); recent != nullptr) {
     spdlog::info(

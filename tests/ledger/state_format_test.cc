@@ -1,10 +1,12 @@
 // The state family's format (keys::kStateFormat): a store written before the consent pairs
-// (format 1, no marker) is upgraded at the open to exactly the state a current ledger would hold,
-// and then executes as one that never was format 1; a newer format is refused.
+// (format 1, no marker) or with the consent index beside them (format 2) is upgraded at the open
+// to exactly the state a current ledger would hold, and then executes as one that never was
+// older; an upgrade cut short is finished at the next open; a newer format is refused.
 #include <gtest/gtest.h>
 
 #include "ledger/codec.h"
 #include "ledger/mem_store.h"
+#include "ledger/queries.h"
 #include "ledger_test_util.h"
 #include "workload.h"
 
@@ -20,18 +22,62 @@ std::unique_ptr<Ledger> OpenOn(MemKvStore& store, const crypto::Verifier& verifi
   return l.ok() ? std::move(l).value() : nullptr;
 }
 
-// Takes the store back to format 1: no consent pairs and no marker.
-void Downgrade(MemKvStore& store) {
+// Takes the store back to an older format: the consent index keys of formats 1 and 2 ("c"
+// patient grantee id) made from the pair records, then for format 1 no pair records and no
+// marker, for format 2 the marker "2". `pairs_kept` keeps that many pair records (in key order)
+// with no index keys, as an upgrade from format 1 cut short leaves them.
+void Downgrade(MemKvStore& store, int format, size_t pairs_kept = 0) {
   KvBatch b;
+  size_t seen = 0;
   for (const auto& [k, v] : store.table(Cf::kState)) {
-    if (k.starts_with(keys::kPairConsentsPrefix) || k == keys::kStateFormat) {
-      b.Delete(Cf::kState, k);
+    if (k == keys::kStateFormat) {
+      if (format == 1) {
+        b.Delete(Cf::kState, k);
+      } else {
+        b.Put(Cf::kState, k, std::to_string(format));
+      }
+      continue;
     }
+    if (!k.starts_with(keys::kPairConsentsPrefix)) continue;
+    if (seen++ < pairs_kept) continue;
+    lpb::ConsentIds ids;
+    ASSERT_TRUE(ids.ParseFromString(v));
+    const std::string_view patient = std::string_view(k).substr(1, kKeyBytes);
+    const std::string_view grantee = std::string_view(k).substr(1 + kKeyBytes);
+    for (const std::string& id : ids.consent_ids()) {
+      b.Put(Cf::kIndex, keys::PatientConsent(patient, grantee, id), "");
+    }
+    if (format == 1) b.Delete(Cf::kState, k);
   }
   ASSERT_TRUE(store.Write(b, true).ok());
 }
 
-TEST(StateFormatTest, AFormat1StoreIsUpgradedToTheStateACurrentLedgerHolds) {
+struct Pairs {
+  size_t pairs = 0, multi = 0, ids = 0;
+};
+Pairs CountPairs(const MemKvStore& store) {
+  Pairs p;
+  for (const auto& [k, v] : store.table(Cf::kState)) {
+    if (!k.starts_with(keys::kPairConsentsPrefix)) continue;
+    lpb::ConsentIds ids;
+    EXPECT_TRUE(ids.ParseFromString(v));
+    ++p.pairs;
+    p.multi += ids.consent_ids_size() > 1;
+    p.ids += static_cast<size_t>(ids.consent_ids_size());
+  }
+  return p;
+}
+
+size_t IndexConsentKeys(const MemKvStore& store) {
+  size_t n = 0;
+  for (const auto& [k, v] : store.table(Cf::kIndex)) n += k.starts_with("c");
+  return n;
+}
+
+class StateFormatUpgrade : public ::testing::TestWithParam<int> {};
+
+TEST_P(StateFormatUpgrade, IsUpgradedToTheStateACurrentLedgerHolds) {
+  const int from = GetParam();
   auto verifier = crypto::MakeFakeVerifier();
   Workload w(23);
   std::vector<std::vector<std::string>> blocks = {w.SetupTxs()};
@@ -44,28 +90,39 @@ TEST(StateFormatTest, AFormat1StoreIsUpgradedToTheStateACurrentLedgerHolds) {
     CommitTxs(*a, blocks[i], kT0 + static_cast<int64_t>(i) * 1000);
     CommitTxs(*b, blocks[i], kT0 + static_cast<int64_t>(i) * 1000);
   }
-  // The property is exercised: pairs exist, some with more than one consent.
-  size_t pairs = 0, multi = 0;
-  for (const auto& [k, v] : reference.table(Cf::kState)) {
-    if (!k.starts_with(keys::kPairConsentsPrefix)) continue;
-    lpb::ConsentIds ids;
-    ASSERT_TRUE(ids.ParseFromString(v));
-    ++pairs;
-    multi += ids.consent_ids_size() > 1;
-  }
-  EXPECT_GT(pairs, 20u);
-  EXPECT_GT(multi, 0u);
+  // The property is exercised: pairs exist, some with more than one consent; and a current
+  // ledger keeps no consent index.
+  const Pairs pairs = CountPairs(reference);
+  EXPECT_GT(pairs.pairs, 20u);
+  EXPECT_GT(pairs.multi, 0u);
+  EXPECT_EQ(IndexConsentKeys(reference), 0u);
 
   a.reset();
-  Downgrade(upgraded);
+  Downgrade(upgraded, from);
+  ASSERT_EQ(IndexConsentKeys(upgraded), pairs.ids);
   ASSERT_NE(StateDigest(upgraded), StateDigest(reference));
   a = OpenOn(upgraded, *verifier);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(StateDigest(upgraded), StateDigest(reference));
-  EXPECT_EQ(a->upgraded_consent_pairs(), pairs);
-  EXPECT_EQ(b->upgraded_consent_pairs(), std::nullopt);  // created in the current format
+  ASSERT_TRUE(a->state_upgrade().has_value());
+  EXPECT_EQ(a->state_upgrade()->from_format, from);
+  EXPECT_EQ(a->state_upgrade()->consent_pairs_built, from == 1 ? pairs.pairs : 0u);
+  EXPECT_EQ(a->state_upgrade()->index_keys_removed, pairs.ids);
+  EXPECT_FALSE(b->state_upgrade().has_value());  // created in the current format
 
-  // And it goes on executing exactly as the store that never was format 1.
+  // The patient-consents query reads the same pages on both.
+  for (const auto& [k, v] : reference.table(Cf::kState)) {
+    if (!k.starts_with(keys::kPairConsentsPrefix)) continue;
+    const ByteView patient = AsBytes(std::string_view(k).substr(1, kKeyBytes));
+    auto pa = ConsentsOfPatient(*a, patient, std::nullopt, 0);
+    auto pb = ConsentsOfPatient(*b, patient, std::nullopt, 0);
+    ASSERT_TRUE(pa.ok() && pb.ok());
+    ASSERT_EQ(pa->consents.size(), pb->consents.size());
+    EXPECT_FALSE(pa->consents.empty());
+    break;
+  }
+
+  // And it goes on executing exactly as the store that never was older.
   for (size_t i = half; i < blocks.size(); ++i) {
     const int64_t t = kT0 + static_cast<int64_t>(i) * 1000;
     CommittedBlock ca = CommitTxs(*a, blocks[i], t);
@@ -73,6 +130,32 @@ TEST(StateFormatTest, AFormat1StoreIsUpgradedToTheStateACurrentLedgerHolds) {
     ASSERT_EQ(ca.execution.receipt_bytes, cb.execution.receipt_bytes) << "block " << i + 1;
   }
   EXPECT_EQ(StateDigest(upgraded), StateDigest(reference));
+  EXPECT_EQ(IndexConsentKeys(upgraded), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(FromFormat, StateFormatUpgrade, ::testing::Values(1, 2));
+
+TEST(StateFormatTest, AnUpgradeFromFormat1CutShortIsFinishedAtTheNextOpen) {
+  auto verifier = crypto::MakeFakeVerifier();
+  Workload w(29);
+  MemKvStore store, reference;
+  std::unique_ptr<Ledger> a = OpenOn(store, *verifier);
+  std::unique_ptr<Ledger> b = OpenOn(reference, *verifier);
+  for (int i = 0; i < 12; ++i) {
+    std::vector<std::string> txs = i == 0 ? w.SetupTxs() : w.NextTxs(120, kT0 + i * 1000);
+    CommitTxs(*a, txs, kT0 + i * 1000);
+    CommitTxs(*b, txs, kT0 + i * 1000);
+  }
+  a.reset();
+  const Pairs pairs = CountPairs(reference);
+  ASSERT_GT(pairs.pairs, 10u);
+  // The first runs' batches were written (their pair records, their index keys gone), the
+  // marker not.
+  Downgrade(store, 1, /*pairs_kept=*/pairs.pairs / 2);
+  a = OpenOn(store, *verifier);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(StateDigest(store), StateDigest(reference));
+  EXPECT_EQ(a->state_upgrade()->consent_pairs_built, pairs.pairs - pairs.pairs / 2);
 }
 
 TEST(StateFormatTest, ANewerFormatIsRefusedAndAMalformedConsentKeyNamed) {
@@ -80,7 +163,7 @@ TEST(StateFormatTest, ANewerFormatIsRefusedAndAMalformedConsentKeyNamed) {
   MemKvStore store;
   ASSERT_NE(OpenOn(store, *verifier), nullptr);
   KvBatch newer;
-  newer.Put(Cf::kState, std::string(keys::kStateFormat), "3");
+  newer.Put(Cf::kState, std::string(keys::kStateFormat), "4");
   ASSERT_TRUE(store.Write(newer, true).ok());
   Result<std::unique_ptr<Ledger>> l =
       Ledger::Open(std::make_unique<BorrowedStore>(store), TestGenesis(), *verifier);
@@ -89,7 +172,7 @@ TEST(StateFormatTest, ANewerFormatIsRefusedAndAMalformedConsentKeyNamed) {
   EXPECT_NE(l.status().message().find("m/format"), std::string::npos) << l.status().ToString();
 
   // A format-1 store whose consent index holds a key too short to name a patient and grantee.
-  Downgrade(store);
+  Downgrade(store, 1);
   KvBatch bad;
   bad.Put(Cf::kIndex, keys::PatientConsentPrefix("short"), "");
   ASSERT_TRUE(store.Write(bad, true).ok());
