@@ -4,7 +4,6 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
@@ -33,26 +32,6 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
 
-// The index family's consent keys ("c" patient grantee consent-id) by their patient-grantee
-// prefix, which every access scanned until state format 2 (ledger-rules.md R15; since then an
-// access reads the pair's state record, ledger/codec.h PairConsents, and nothing scans one pair):
-// with it in the bloom filters, such a scan skips the memtables and SST files that hold no consent
-// of that pair instead of seeking into each. Keys outside the domain (audit, record-access,
-// fingerprint, review keys, and a patient's consents to anyone) are only in the whole-key filters
-// and always scanned in total order (RocksKvStore::Scan). Files written before this extractor
-// existed keep being read without prefix filtering; the name is recorded in each file written with
-// it.
-class ConsentPairPrefix final : public rocksdb::SliceTransform {
- public:
-  const char* Name() const override { return "hc.index.patient-grantee.v1"; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    return {key.data(), keys::kPatientGranteePrefixBytes};
-  }
-  bool InDomain(const rocksdb::Slice& key) const override {
-    return key.size() >= keys::kPatientGranteePrefixBytes && key[0] == 'c';
-  }
-};
-
 bool Supported(rocksdb::CompressionType t) {
   const auto all = rocksdb::GetSupportedCompressions();
   return std::find(all.begin(), all.end(), t) != all.end();
@@ -63,8 +42,6 @@ bool Supported(rocksdb::CompressionType t) {
 struct RocksKvStore::Impl {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // indexed by Cf
-  // The prefix extractor of each family that has one (ConsentPairPrefix for Cf::kIndex).
-  std::array<std::shared_ptr<const rocksdb::SliceTransform>, kCfCount> prefix_extractors;
 
   ~Impl() {
     for (auto* h : handles) {
@@ -103,10 +80,6 @@ Result<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::string& path
   const bool snappy = Supported(rocksdb::kSnappyCompression);
 
   auto impl = std::make_unique<Impl>();
-  if (options.consent_prefix_filter) {
-    impl->prefix_extractors[static_cast<size_t>(Cf::kIndex)] =
-        std::make_shared<ConsentPairPrefix>();
-  }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (size_t i = 0; i < kCfCount; ++i) {
     rocksdb::ColumnFamilyOptions cf_options;
@@ -131,10 +104,10 @@ Result<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::string& path
     cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     cf_options.write_buffer_size = options.write_buffer_bytes;
     // Most reads are point lookups that miss (the tx-id replay check, first-time ids): a bloom
-    // filter on the memtable too lets them skip the skiplist search.
+    // filter on the memtable too lets them skip the skiplist search (sized by the ratio; no
+    // family has a prefix extractor since state format 3, so it holds whole keys only).
     cf_options.memtable_whole_key_filtering = true;
     cf_options.memtable_prefix_bloom_size_ratio = 0.05;
-    cf_options.prefix_extractor = impl->prefix_extractors[i];
     cf_options.compression = lz4 ? rocksdb::kLZ4Compression
                                  : (snappy ? rocksdb::kSnappyCompression : rocksdb::kNoCompression);
     if (zstd && options.zstd_bottom) cf_options.bottommost_compression = rocksdb::kZSTD;
@@ -202,19 +175,6 @@ Status RocksKvStore::Scan(Cf cf, std::string_view start, std::string_view end,
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper = ToSlice(end);
   if (!end.empty()) ro.iterate_upper_bound = &upper;
-  // Prefix mode (bloom-filtered) only for a scan of exactly one extractor prefix from `start`
-  // on: every key in [start, end) then has that prefix. Anything else is a total-order scan.
-  ro.total_order_seek = true;
-  const rocksdb::SliceTransform* extractor =
-      impl_->prefix_extractors[static_cast<size_t>(cf)].get();
-  if (extractor != nullptr && extractor->InDomain(ToSlice(start))) {
-    const rocksdb::Slice prefix = extractor->Transform(ToSlice(start));
-    const std::string prefix_end = PrefixEnd(std::string_view(prefix.data(), prefix.size()));
-    if (!prefix_end.empty() && prefix_end == end) {
-      ro.total_order_seek = false;
-      ro.prefix_same_as_start = true;
-    }
-  }
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(cf)));
   for (it->Seek(ToSlice(start)); it->Valid(); it->Next()) {
     const rocksdb::Slice k = it->key();
@@ -227,7 +187,6 @@ Status RocksKvStore::Scan(Cf cf, std::string_view start, std::string_view end,
 Status RocksKvStore::SeekAtOrBefore(Cf cf, std::string_view key, std::string* found_key,
                                     std::string* value) const {
   rocksdb::ReadOptions ro;
-  ro.total_order_seek = true;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->cf(cf)));
   it->SeekForPrev(ToSlice(key));
   if (!it->Valid()) {

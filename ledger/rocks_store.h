@@ -29,9 +29,6 @@ struct RocksOptions {
   // 1.4 × RocksDB's background CPU on a grown database (docs/performance.md "Session 11"). Files
   // of either kind are read whatever the setting.
   bool zstd_bottom = false;
-  // Bloom-filter the index family's consent keys by patient-grantee prefix (rocks_store.cc
-  // ConsentPairPrefix). Off only in tests: files written without it must read the same with it.
-  bool consent_prefix_filter = true;
 };
 
 class RocksKvStore final : public KvStore {

@@ -1,5 +1,9 @@
 // The block store: commit (R23), open and tip verification (R24, R25), on both stores.
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/table.h>
 
 #include <atomic>
 #include <chrono>
@@ -514,19 +518,73 @@ TEST(RocksStoreTest, TheWriteAheadLogStaysBoundedWhenOneFamilyIsRarelyWritten) {
   EXPECT_EQ(v, "written once");
 }
 
-// The index family's consent scans use RocksDB's prefix mode (bloom-filtered by the patient-
-// grantee prefix); every other scan is total order. Whatever the scan, RocksDB answers what the
-// in-memory store answers, with keys spread over several SST files and the memtable, and with
-// deletes: pair prefixes present and absent, pagination inside a pair, a patient's consents to
-// anyone, other key kinds next to them, and arbitrary ranges.
-// The first rounds are written by a store without the prefix filter (a data directory from before
-// it), the rest with it.
-TEST(RocksStoreTest, IndexScansMatchTheMemoryStoreWhetherPrefixFilteredOrNot) {
+// Writes `batches` to the database at `path` as nodes of state formats 2 and earlier did: the
+// index family with the patient-grantee prefix extractor they configured (its name is recorded in
+// every SST file written with it, which then holds prefix bloom filters), each batch flushed.
+void WriteWithTheOldConsentPrefixFilter(const std::string& path,
+                                        const std::vector<KvBatch>& batches) {
+  class ConsentPairPrefix final : public rocksdb::SliceTransform {
+   public:
+    const char* Name() const override { return "hc.index.patient-grantee.v1"; }
+    rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+      return {key.data(), keys::kPatientGranteePrefixBytes};
+    }
+    bool InDomain(const rocksdb::Slice& key) const override {
+      return key.size() >= keys::kPatientGranteePrefixBytes && key[0] == 'c';
+    }
+  };
+  rocksdb::DBOptions db_options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (size_t i = 0; i < kCfCount; ++i) {
+    rocksdb::ColumnFamilyOptions o;
+    if (static_cast<Cf>(i) == Cf::kIndex) {
+      rocksdb::BlockBasedTableOptions table;
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      table.whole_key_filtering = true;
+      o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+      o.prefix_extractor = std::make_shared<ConsentPairPrefix>();
+      o.memtable_prefix_bloom_size_ratio = 0.05;
+      o.disable_auto_compactions = true;  // each batch stays a file of its own
+    }
+    families.emplace_back(std::string(kCfNames[i]), o);
+  }
+  families.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  ASSERT_TRUE(rocksdb::DB::Open(db_options, path, families, &handles, &raw).ok());
+  rocksdb::ColumnFamilyHandle* index = handles[static_cast<size_t>(Cf::kIndex)];
+  for (const KvBatch& batch : batches) {
+    rocksdb::WriteBatch wb;
+    for (const KvWrite& w : batch.writes) {
+      ASSERT_EQ(w.cf, Cf::kIndex);
+      ASSERT_TRUE((w.value ? wb.Put(index, w.key, *w.value) : wb.Delete(index, w.key)).ok());
+    }
+    ASSERT_TRUE(raw->Write(rocksdb::WriteOptions(), &wb).ok());
+    ASSERT_TRUE(raw->Flush(rocksdb::FlushOptions(), index).ok());
+  }
+  // The files carry the extractor's name (so their prefix filters are of its prefixes).
+  rocksdb::TablePropertiesCollection tables;
+  ASSERT_TRUE(raw->GetPropertiesOfAllTables(index, &tables).ok());
+  size_t filtered = 0;
+  for (const auto& [file, props] : tables) {
+    filtered += props->prefix_extractor_name == "hc.index.patient-grantee.v1";
+  }
+  EXPECT_EQ(filtered, batches.size());
+  for (auto* h : handles) {
+    ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
+  }
+  ASSERT_TRUE(raw->Close().ok());
+  delete raw;
+}
+
+// Until state format 3, nodes configured the index family with a prefix extractor of its consent
+// keys ("c" patient grantee), so their SST files hold prefix bloom filters under its name; this
+// version configures none. Scans and reads over such files, files written without it, the
+// memtable and deletes answer what the in-memory store answers: pair prefixes present and absent,
+// pagination inside a pair, a patient's consents to anyone, other key kinds next to them, and
+// arbitrary ranges.
+TEST(RocksStoreTest, FilesWrittenWithTheOldConsentPrefixFilterReadLikeAnyOther) {
   TempDir dir;
-  RocksOptions before;
-  before.consent_prefix_filter = false;
-  auto rocks = RocksKvStore::Open(dir.path(), before);
-  ASSERT_TRUE(rocks.ok()) << rocks.status().ToString();
   MemKvStore mem;
   std::mt19937_64 rng(42);
   auto key32 = [&](uint64_t n) {
@@ -538,7 +596,8 @@ TEST(RocksStoreTest, IndexScansMatchTheMemoryStoreWhetherPrefixFilteredOrNot) {
   constexpr uint64_t kPatients = 12;
   constexpr uint64_t kOrgs = 6;
   std::vector<std::string> written;
-  for (int round = 0; round < 5; ++round) {
+  std::vector<KvBatch> rounds;
+  for (int round = 0; round < 6; ++round) {
     KvBatch b;
     for (int i = 0; i < 300; ++i) {
       const std::string patient = key32(rng() % kPatients);
@@ -559,17 +618,24 @@ TEST(RocksStoreTest, IndexScansMatchTheMemoryStoreWhetherPrefixFilteredOrNot) {
       b.Put(Cf::kIndex, key, std::to_string(round));
     }
     for (int i = 0; i < 20; ++i) b.Delete(Cf::kIndex, written[rng() % written.size()]);
-    ASSERT_TRUE((*rocks)->Write(b, true).ok());
     ASSERT_TRUE(mem.Write(b, true).ok());
-    if (round < 4) {  // the last round stays in the memtable
+    rounds.push_back(std::move(b));
+  }
+  // Rounds 0-1 by this version (flushed), 2-4 by an earlier one (flushed, prefix-filtered), and
+  // round 5 by this version again, left in the memtable.
+  {
+    auto rocks = RocksKvStore::Open(dir.path());
+    ASSERT_TRUE(rocks.ok()) << rocks.status().ToString();
+    for (int r : {0, 1}) {
+      ASSERT_TRUE((*rocks)->Write(rounds[r], true).ok());
       ASSERT_TRUE((*rocks)->Flush().ok());
     }
-    if (round == 1) {  // files of two rounds without the filter, then reopened with it
-      rocks->reset();
-      rocks = RocksKvStore::Open(dir.path());
-      ASSERT_TRUE(rocks.ok()) << rocks.status().ToString();
-    }
   }
+  WriteWithTheOldConsentPrefixFilter(dir.path(), {rounds[2], rounds[3], rounds[4]});
+  auto rocks = RocksKvStore::Open(dir.path());
+  ASSERT_TRUE(rocks.ok()) << rocks.status().ToString();
+  ASSERT_TRUE((*rocks)->Write(rounds[5], true).ok());
+
   auto collect = [](const KvReader& r, std::string_view start, std::string_view end) {
     std::vector<std::pair<std::string, std::string>> out;
     Status s = r.Scan(Cf::kIndex, start, end, [&](std::string_view k, std::string_view v) {
@@ -579,37 +645,39 @@ TEST(RocksStoreTest, IndexScansMatchTheMemoryStoreWhetherPrefixFilteredOrNot) {
     EXPECT_TRUE(s.ok()) << s.ToString();
     return out;
   };
-  auto compare_all = [&](const std::string& store) {
-    size_t non_empty = 0;
-    auto same = [&](std::string_view start, std::string_view end, const std::string& what) {
-      const auto expected = collect(mem, start, end);
-      EXPECT_EQ(collect(**rocks, start, end), expected) << store << ": " << what;
-      if (!expected.empty()) ++non_empty;
-    };
-    for (uint64_t p = 0; p <= kPatients; ++p) {  // one patient more: nothing written
-      const std::string patient = key32(p);
-      for (uint64_t o = 0; o <= kOrgs; ++o) {
-        const std::string pair = keys::PatientGranteePrefix(patient, key32(100 + o));
-        ASSERT_EQ(pair.size(), keys::kPatientGranteePrefixBytes);
-        same(pair, PrefixEnd(pair), "pair " + std::to_string(p) + "/" + std::to_string(o));
-        same(pair + "consent-2", PrefixEnd(pair), "pagination in the pair");
-        same(pair, pair + "consent-3", "part of the pair");
-      }
-      const std::string all = keys::PatientConsentPrefix(patient);
-      same(all, PrefixEnd(all), "a patient's consents to anyone");
-      same(keys::AuditPrefix(patient), PrefixEnd(keys::AuditPrefix(patient)), "audit");
-    }
-    same("", "", "the whole family");
-    same("c", "d", "every consent key");
-    same(keys::PatientGranteePrefix(key32(3), key32(102)), "", "from a pair to the end");
-    EXPECT_GT(non_empty, 40u) << store;  // the comparisons were not of empty answers
+  size_t non_empty = 0;
+  auto same = [&](std::string_view start, std::string_view end, const std::string& what) {
+    const auto expected = collect(mem, start, end);
+    EXPECT_EQ(collect(**rocks, start, end), expected) << what;
+    if (!expected.empty()) ++non_empty;
   };
-  compare_all("with the filter");
-  // And a store without it (an earlier node) reads the files written with it the same.
-  rocks->reset();
-  rocks = RocksKvStore::Open(dir.path(), before);
-  ASSERT_TRUE(rocks.ok()) << rocks.status().ToString();
-  compare_all("without the filter");
+  for (uint64_t p = 0; p <= kPatients; ++p) {  // one patient more: nothing written
+    const std::string patient = key32(p);
+    for (uint64_t o = 0; o <= kOrgs; ++o) {
+      const std::string pair = keys::PatientGranteePrefix(patient, key32(100 + o));
+      ASSERT_EQ(pair.size(), keys::kPatientGranteePrefixBytes);
+      same(pair, PrefixEnd(pair), "pair " + std::to_string(p) + "/" + std::to_string(o));
+      same(pair + "consent-2", PrefixEnd(pair), "pagination in the pair");
+      same(pair, pair + "consent-3", "part of the pair");
+    }
+    const std::string all = keys::PatientConsentPrefix(patient);
+    same(all, PrefixEnd(all), "a patient's consents to anyone");
+    same(keys::AuditPrefix(patient), PrefixEnd(keys::AuditPrefix(patient)), "audit");
+  }
+  same("", "", "the whole family");
+  same("c", "d", "every consent key");
+  same(keys::PatientGranteePrefix(key32(3), key32(102)), "", "from a pair to the end");
+  EXPECT_GT(non_empty, 40u);  // the comparisons were not of empty answers
+  // Point reads of every key ever written (present, deleted or overwritten).
+  for (const std::string& k : written) {
+    std::string want, got;
+    const Status m = mem.Get(Cf::kIndex, k, &want);
+    const Status r = (*rocks)->Get(Cf::kIndex, k, &got);
+    ASSERT_EQ(m.code(), r.code()) << DescribeKey(Cf::kIndex, k);
+    if (m.ok()) {
+      EXPECT_EQ(got, want);
+    }
+  }
 }
 
 TEST(MemStoreTest, DropUnsyncedWritesKeepsSyncedBatches) {
