@@ -247,14 +247,15 @@ Status Ledger::UpgradeStateFormat() {
   // keys "c" patient grantee id, in id order; format 3 keeps them only in the pair records ("g"),
   // which format 2 already has and format 1 builds from each run of those keys. The keys are
   // removed in batches of whole runs, each run's pair record (format 1) in the same batch, and
-  // the scan starts again after each batch: an upgrade cut short leaves a store whose remaining
-  // keys are exactly the runs not yet done, and is finished at the next open. The marker is
-  // written last.
+  // the scan starts again after each batch at the first key it did not take (the keys before it
+  // are gone): an upgrade cut short leaves a store whose remaining keys are exactly the runs not
+  // yet done, and is finished at the next open. The marker is written last.
   const bool build_pairs = !s.ok();
   StateUpgrade upgrade;
   upgrade.from_format = build_pairs ? 1 : 2;
   constexpr size_t kBatchKeys = 50'000;
   const std::string prefix = keys::PatientConsentPrefix("");
+  std::string resume = prefix;
   for (;;) {
     KvBatch batch;
     std::string pair;  // the current run's PatientGranteePrefix
@@ -273,7 +274,7 @@ Status Ledger::UpgradeStateFormat() {
       ids.Clear();
     };
     HC_RETURN_IF_ERROR(store_->Scan(
-        Cf::kIndex, prefix, PrefixEnd(prefix), [&](std::string_view k, std::string_view) {
+        Cf::kIndex, resume, PrefixEnd(prefix), [&](std::string_view k, std::string_view) {
           if (k.size() <= keys::kPatientGranteePrefixBytes) {
             bad_key = DescribeKey(Cf::kIndex, k);
             return false;
@@ -283,6 +284,7 @@ Status Ledger::UpgradeStateFormat() {
             end_run();
             if (keys_in_batch >= kBatchKeys) {
               more = true;
+              resume.assign(k);
               return false;
             }
             pair.assign(run);

@@ -4,6 +4,9 @@
 // older; an upgrade cut short is finished at the next open; a newer format is refused.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+
 #include "ledger/codec.h"
 #include "ledger/mem_store.h"
 #include "ledger/queries.h"
@@ -66,6 +69,11 @@ Pairs CountPairs(const MemKvStore& store) {
     p.ids += static_cast<size_t>(ids.consent_ids_size());
   }
   return p;
+}
+
+// Writes n big-endian into the first four bytes of *key (distinct keys that sort by n).
+void PutU32At(std::string* key, uint32_t n) {
+  for (int i = 0; i < 4; ++i) (*key)[i] = static_cast<char>(n >> (24 - 8 * i));
 }
 
 size_t IndexConsentKeys(const MemKvStore& store) {
@@ -156,6 +164,46 @@ TEST(StateFormatTest, AnUpgradeFromFormat1CutShortIsFinishedAtTheNextOpen) {
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(StateDigest(store), StateDigest(reference));
   EXPECT_EQ(a->state_upgrade()->consent_pairs_built, pairs.pairs - pairs.pairs / 2);
+}
+
+// More keys than one batch of the upgrade holds (50,000): every run becomes exactly its pair
+// record, whichever batch it falls in, and no key is left.
+TEST(StateFormatTest, AnUpgradeOfManyKeysGoesInBatchesOfWholePairs) {
+  auto verifier = crypto::MakeFakeVerifier();
+  MemKvStore store;
+  ASSERT_NE(OpenOn(store, *verifier), nullptr);
+  Downgrade(store, 1);
+  std::map<std::string, std::vector<std::string>> want;  // pair key -> ids, ascending
+  KvBatch b;
+  size_t keys_written = 0;
+  for (uint32_t pair = 0; keys_written < 130'000; ++pair) {
+    std::string patient(kKeyBytes, 'p'), grantee(kKeyBytes, 'g');
+    PutU32At(&patient, pair / 7);
+    PutU32At(&grantee, pair % 7);
+    std::vector<std::string>& ids = want[keys::PairConsents(patient, grantee)];
+    for (uint32_t i = 0; i < 1 + pair % 5; ++i) {
+      ids.push_back("consent-" + std::to_string(pair) + "-" + std::to_string(i));
+      b.Put(Cf::kIndex, keys::PatientConsent(patient, grantee, ids.back()), "");
+      ++keys_written;
+    }
+    std::sort(ids.begin(), ids.end());
+  }
+  ASSERT_TRUE(store.Write(b, true).ok());
+  std::unique_ptr<Ledger> l = OpenOn(store, *verifier);
+  ASSERT_NE(l, nullptr);
+  EXPECT_EQ(l->state_upgrade()->index_keys_removed, keys_written);
+  EXPECT_EQ(l->state_upgrade()->consent_pairs_built, want.size());
+  EXPECT_EQ(IndexConsentKeys(store), 0u);
+  size_t checked = 0;
+  for (const auto& [key, ids] : want) {
+    std::string v;
+    ASSERT_TRUE(store.Get(Cf::kState, key, &v).ok());
+    lpb::ConsentIds got;
+    ASSERT_TRUE(got.ParseFromString(v));
+    ASSERT_EQ(std::vector<std::string>(got.consent_ids().begin(), got.consent_ids().end()), ids);
+    ++checked;
+  }
+  EXPECT_EQ(checked, want.size());
 }
 
 TEST(StateFormatTest, ANewerFormatIsRefusedAndAMalformedConsentKeyNamed) {
