@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "consensus/signing.h"
 #include "crypto/merkle.h"
 #include "ledger_test_util.h"
@@ -149,6 +151,53 @@ TEST_F(QueriesTest, ConsentsOfAPatient) {
   ASSERT_TRUE(p2.ok());
   EXPECT_EQ(p2->consents.size(), 1u);
   EXPECT_FALSE(p2->next_after.has_value());
+}
+
+// Pages of any size list every consent once, in (grantee, consent id) order, whether a page ends
+// inside one grantee's consents or at the end of them; a cursor is the consent's key in the
+// consent index of state formats 1 and 2, so one handed out before the upgrade still works; a
+// cursor of another patient or too short to name a consent is refused.
+TEST_F(QueriesTest, ConsentPagesOfAnySizeListEveryConsentOnceInOrder) {
+  std::vector<std::string> txs;
+  std::vector<std::pair<std::string, std::string>> want;  // (grantee key, id)
+  for (const char* grantee : {"h1", "h2", "i1"}) {
+    for (int i = 0; i < 4; ++i) {
+      TxFactory::GrantSpec g;
+      g.grantee = grantee;
+      g.id = std::string(grantee) + "-c" + std::to_string(i);
+      txs.push_back(f.Grant("alice", g));
+      want.emplace_back(K(grantee), g.id);
+    }
+  }
+  CommitTxs(*ledger_, txs);
+  std::sort(want.begin(), want.end());
+  for (size_t limit : {1, 2, 3, 5, 12, 13}) {
+    std::vector<std::pair<std::string, std::string>> got;
+    std::optional<std::string> after;
+    for (int pages = 0; pages < 20; ++pages) {
+      auto page = ConsentsOfPatient(*ledger_, AsBytes(K("alice")), after, limit);
+      ASSERT_TRUE(page.ok()) << page.status().ToString();
+      ASSERT_LE(page->consents.size(), limit);
+      for (const auto& c : page->consents) {
+        got.emplace_back(c.consent.grant().grantee_key(), c.consent.grant().consent_id());
+      }
+      after = page->next_after;
+      if (!after) break;
+    }
+    EXPECT_EQ(got, want) << "pages of " << limit;
+  }
+  // An earlier version's cursor: the consent index key of the fifth consent.
+  auto rest = ConsentsOfPatient(*ledger_, AsBytes(K("alice")),
+                                keys::PatientConsent(K("alice"), want[4].first, want[4].second), 0);
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  ASSERT_EQ(rest->consents.size(), want.size() - 5);
+  EXPECT_EQ(rest->consents.front().consent.grant().consent_id(), want[5].second);
+  for (const std::string& bad : {keys::PatientConsent(K("bob"), want[4].first, want[4].second),
+                                 keys::PatientGranteePrefix(K("alice"), want[4].first)}) {
+    auto r = ConsentsOfPatient(*ledger_, AsBytes(K("alice")), bad, 0);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  }
 }
 
 TEST_F(QueriesTest, TxByIdWithAVerifiableInclusionProof) {
