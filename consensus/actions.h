@@ -81,6 +81,7 @@ struct PersistAction {
 // while it is still applying the replica's previous actions).
 struct CommitAction {
   CertifiedBlock block;
+  std::vector<TxId> tx_ids;  // App::TxIds(block.block), which the replica already computed
 };
 // Ask `peer` for certified blocks [from_height, to_height] (a StateRequest served by the peer's
 // ledger); its StateResponse comes back through Replica::OnMessage.

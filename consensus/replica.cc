@@ -662,7 +662,7 @@ void Replica::CommitBlock(CertifiedBlock block, const HeaderInfo& header,
   const Height height = block.certificate.height;
   HC_ASSERT_EQ(height, committed_.height.Next());
   const Hash32 hash = block.certificate.block_hash;
-  Emit(CommitAction{std::move(block)});
+  Emit(CommitAction{std::move(block), txs});
   committed_ = ChainTip{height, hash, header.timestamp_ms, header.tx_count};
   committed_in_step_ = true;
   committed_log_[height] = committed_;

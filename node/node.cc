@@ -795,8 +795,7 @@ void NodeImpl::Apply(consensus::Actions actions) {
           } else if constexpr (std::is_same_v<T, consensus::CommitAction>) {
             // The replica forgot these txs as it committed; hide them from proposals and from
             // late relays until the executor removes them (pbft.md, notes for the node).
-            std::vector<TxId> ids = app_->TxIds(a.block.block);
-            mempool_->MarkCommitted(ids);
+            mempool_->MarkCommitted(a.tx_ids);
             const uint64_t h = a.block.certificate.height.value();
             const size_t pos = commit_pos++;
             if (auto run = runs.find(pos); run != runs.end()) {
@@ -811,8 +810,8 @@ void NodeImpl::Apply(consensus::Actions actions) {
                 preverify_->Submit(a.block.block.txs);
               }
             }
-            for (const TxId& id : ids) committed_unexecuted_[id] = h;
-            committed_unexecuted_by_height_[h] = std::move(ids);
+            for (const TxId& id : a.tx_ids) committed_unexecuted_[id] = h;
+            committed_unexecuted_by_height_[h] = std::move(a.tx_ids);
             job->blocks.push_back(std::move(a.block));
             if (pos + 1 < job_end) return;  // a run goes to the executor whole
             // The executor always drains; waiting here is back-pressure, never a deadlock (the

@@ -163,6 +163,8 @@ class Harness {
       if (const auto* p = std::get_if<PersistAction>(&a)) ApplyRecord(store_, p->record);
       if (const auto* c = std::get_if<CommitAction>(&a)) {
         ++commits_;
+        HC_ASSERT_MSG(c->tx_ids == app_.TxIds(c->block.block),
+                      "a CommitAction names other tx ids than its block's txs");
         Result<HeaderInfo> h = app_.DecodeHeader(c->block.block.header);
         pending_exec_.push_back({c->block, *h});
       }

@@ -238,7 +238,7 @@ void Simulation::Process(uint32_t node, Actions actions, bool top_level) {
         if (to != node) Transmit(node, to, msg);
       }
     } else if (auto* c = std::get_if<consensus::CommitAction>(&a)) {
-      DoCommit(node, c->block);
+      DoCommit(node, c->block, c->tx_ids);
     } else if (auto* fb = std::get_if<consensus::FetchBlocksAction>(&a)) {
       auto msg = std::make_shared<const Message>(
           StateRequest{fb->from_height, fb->to_height, ReplicaId(node)});
@@ -289,7 +289,8 @@ void Simulation::CheckProposalIsFresh(uint32_t node, const consensus::PrePrepare
   }
 }
 
-void Simulation::DoCommit(uint32_t node, const CertifiedBlock& block) {
+void Simulation::DoCommit(uint32_t node, const CertifiedBlock& block,
+                          const std::vector<TxId>& tx_ids) {
   Node& n = nodes_[node];
   const Height h = block.certificate.height;
   const bool correct = n.byzantine == Byzantine::kNone;
@@ -326,6 +327,10 @@ void Simulation::DoCommit(uint32_t node, const CertifiedBlock& block) {
     }
   }
   const std::vector<TxId> ids = n.app->TxIds(block.block);
+  if (tx_ids != ids) {
+    Violation("node " + std::to_string(node) + "'s CommitAction at height " +
+              std::to_string(h.value()) + " names other tx ids than its block's txs");
+  }
   // Checker: validity. Every committed tx was submitted by a client.
   for (const TxId& id : ids) {
     if (!submitted_.contains(id)) {

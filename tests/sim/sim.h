@@ -192,7 +192,8 @@ class Simulation {
   void Enqueue(uint32_t from, uint32_t to, const std::shared_ptr<const Message>& msg);
   void Deliver(uint32_t from, uint32_t to, const std::shared_ptr<const Message>& msg);
   void ServeStateRequest(uint32_t server, uint32_t client, const consensus::StateRequest& req);
-  void DoCommit(uint32_t node, const consensus::CertifiedBlock& block);
+  void DoCommit(uint32_t node, const consensus::CertifiedBlock& block,
+                const std::vector<consensus::TxId>& tx_ids);
   void Admit(uint32_t node, const TxId& id, const std::shared_ptr<const Bytes>& tx,
              uint32_t relayer);
   void ClientRetry(const TxId& id);
