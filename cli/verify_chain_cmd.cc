@@ -11,6 +11,7 @@
 #include "common/encoding.h"
 #include "crypto/signer.h"
 #include "healthchain/v1/tx.pb.h"
+#include "ledger/codec.h"
 #include "ledger/genesis.h"
 #include "ledger/mem_store.h"
 #include "ledger/rocks_store.h"
@@ -85,6 +86,10 @@ int RunVerifyChain(const VerifyChainOptions& opts) {
   std::printf("txs: %llu\n", static_cast<unsigned long long>(report->txs));
   std::printf("log_size: %llu\n", static_cast<unsigned long long>(report->log_size));
   std::printf("log_root: %s\n", HexEncode(report->log_root).c_str());
+  std::printf("state_format: %d%s\n", report->state_format,
+              report->state_format < ledger::keys::kStateFormatNumber
+                  ? " (older than this version's: compared as a node of that format writes it)"
+                  : "");
   for (const auto& [status, count] : report->receipts_by_status) {
     std::printf(
         "receipts_%s: %llu\n",

@@ -1,5 +1,6 @@
 #include "ledger/ledger.h"
 
+#include <charconv>
 #include <cstring>
 #include <span>
 #include <utility>
@@ -234,13 +235,12 @@ Status Ledger::LoadRecentTxIds(size_t ids_max) {
 }
 
 Status Ledger::UpgradeStateFormat() {
-  std::string format;
-  Status s = store_->Get(Cf::kState, keys::kStateFormat, &format);
-  if (s.ok() && format == keys::kStateFormatCurrent) return Status::Ok();
-  if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
-  if (s.ok() && format != "2") {
+  HC_ASSIGN_OR_RETURN(const int format, StoredStateFormat(*store_));
+  if (format == keys::kStateFormatNumber) return Status::Ok();
+  if (format > keys::kStateFormatNumber) {
     return FailedPrecondition("ledger store: " + DescribeKey(Cf::kState, keys::kStateFormat) +
-                              " is '" + format + "'; this version reads state formats 1 to " +
+                              " is '" + std::to_string(format) +
+                              "'; this version reads state formats 1 to " +
                               std::string(keys::kStateFormatCurrent));
   }
   // Formats 1 (no marker) and 2 listed a patient's consents to a grantee as the index family's
@@ -250,9 +250,9 @@ Status Ledger::UpgradeStateFormat() {
   // the scan starts again after each batch at the first key it did not take (the keys before it
   // are gone): an upgrade cut short leaves a store whose remaining keys are exactly the runs not
   // yet done, and is finished at the next open. The marker is written last.
-  const bool build_pairs = !s.ok();
+  const bool build_pairs = format == 1;
   StateUpgrade upgrade;
-  upgrade.from_format = build_pairs ? 1 : 2;
+  upgrade.from_format = format;
   constexpr size_t kBatchKeys = 50'000;
   const std::string prefix = keys::PatientConsentPrefix("");
   std::string resume = prefix;
@@ -308,6 +308,53 @@ Status Ledger::UpgradeStateFormat() {
   }
   state_upgrade_ = upgrade;
   return Status::Ok();
+}
+
+Result<int> StoredStateFormat(const KvReader& store) {
+  std::string format;
+  Status s = store.Get(Cf::kState, keys::kStateFormat, &format);
+  if (s.code() == StatusCode::kNotFound) return 1;
+  HC_RETURN_IF_ERROR(s);
+  int n = 0;
+  const char* end = format.data() + format.size();
+  const auto parsed = std::from_chars(format.data(), end, n);
+  if (parsed.ec != std::errc() || parsed.ptr != end || n < 1) {
+    return FailedPrecondition("ledger store: " + DescribeKey(Cf::kState, keys::kStateFormat) +
+                              " is '" + format + "', not a state format");
+  }
+  return n;
+}
+
+Result<KvBatch> OlderStateFormatWrites(const KvReader& state, int format) {
+  if (format != 1 && format != 2) {
+    return InvalidArgument("no older state format " + std::to_string(format));
+  }
+  KvBatch batch;
+  std::string bad_key;
+  lpb::ConsentIds ids;
+  const std::string prefix(keys::kPairConsentsPrefix);
+  HC_RETURN_IF_ERROR(
+      state.ScanPrefix(Cf::kState, prefix, [&](std::string_view k, std::string_view v) {
+        if (k.size() != prefix.size() + 2 * kKeyBytes ||
+            !ids.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+          bad_key = DescribeKey(Cf::kState, k);
+          return false;
+        }
+        const std::string_view patient = k.substr(prefix.size(), kKeyBytes);
+        const std::string_view grantee = k.substr(prefix.size() + kKeyBytes);
+        for (const std::string& id : ids.consent_ids()) {
+          batch.Put(Cf::kIndex, keys::PatientConsent(patient, grantee, id), "");
+        }
+        if (format == 1) batch.Delete(Cf::kState, std::string(k));
+        return true;
+      }));
+  if (!bad_key.empty()) return Corruption("ledger store: " + bad_key + ": malformed consent pair");
+  if (format == 1) {
+    batch.Delete(Cf::kState, std::string(keys::kStateFormat));
+  } else {
+    batch.Put(Cf::kState, std::string(keys::kStateFormat), std::to_string(format));
+  }
+  return batch;
 }
 
 Status Ledger::ReadReceipts(uint64_t h, const lpb::BlockInfo& info,

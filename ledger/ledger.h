@@ -259,6 +259,19 @@ class Ledger {
   std::optional<StateUpgrade> state_upgrade_;
 };
 
+// ---- Older state formats ----
+
+// The state format a store holds (keys::kStateFormat): 1 when it has no marker (the format before
+// markers), the marker's number otherwise; FailedPrecondition for a marker that is not a number.
+Result<int> StoredStateFormat(const KvReader& store);
+
+// The writes that turn `state`, a store in the current state format, into what a node of the older
+// `format` (1 or 2) would have written for the same blocks: the consent index keys of formats 1
+// and 2 ("c" patient grantee id, from the pair records), then for format 1 no pair records and no
+// marker, for format 2 the marker "2". Ledger::Open's upgrade is its inverse; hcctl verify-chain
+// compares a store that no current node has opened with the replay written back this way.
+Result<KvBatch> OlderStateFormatWrites(const KvReader& state, int format);
+
 // ---- Building blocks (proposers, tests, benchmarks) ----
 
 // RFC 9162 root over the txs' ids (BlockHeader.txs_root, docs/spec/wire.md W4).

@@ -168,6 +168,23 @@ Result<ChainReport> VerifyChain(const KvReader& stored, const Genesis& genesis,
                 "blocks/tip: the stored tip (height " + std::to_string(tip.height()) +
                     ") is not the last block (height " + std::to_string(report.height) + ")");
   }
+  // A store no current node has opened may be of an older state format: compare it with what a
+  // node of that format would have written (the replay, written back in that format).
+  Result<int> format = StoredStateFormat(stored);
+  if (!format.ok()) {
+    if (format.status().code() != StatusCode::kFailedPrecondition) return format.status();
+    return fail(report.height, format.status().message());
+  }
+  report.state_format = *format;
+  if (*format > keys::kStateFormatNumber) {
+    return fail(report.height, DescribeKey(Cf::kState, keys::kStateFormat) + ": format " +
+                                   std::to_string(*format) + ", newer than this version's (" +
+                                   std::string(keys::kStateFormatCurrent) + ")");
+  }
+  if (*format < keys::kStateFormatNumber) {
+    HC_ASSIGN_OR_RETURN(KvBatch older, OlderStateFormatWrites(replay->reader(), *format));
+    HC_RETURN_IF_ERROR(replay->store().Write(older, /*sync=*/false));
+  }
   for (Cf cf : {Cf::kBlocks, Cf::kCerts, Cf::kTxIndex, Cf::kEntries, Cf::kLogNodes, Cf::kState,
                 Cf::kIndex}) {
     Hash32 a{}, b{};

@@ -6,7 +6,8 @@
 // chain (R23: hash chain, txs_root, timestamps, the header's log claim) and its certificate holds
 // 2f+1 valid COMMIT signatures of the genesis validators; re-execution gives the same receipts
 // and the same log size and root. At the end: the stored tip, and every column family the ledger
-// writes (blocks, certs, tx_index, entries, log_nodes, state, index), equal the replay's.
+// writes (blocks, certs, tx_index, entries, log_nodes, state, index), equal the replay's, in the
+// stored state's format.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,10 @@ struct ChainReport {
   Hash32 tip_hash{};
   Hash32 log_root{};
   std::map<int, uint64_t> receipts_by_status;  // TxStatus -> count
+  // The stored state's format (keys::kStateFormat). A store of an older format, which no current
+  // node has opened, is compared with the replay written back in that format
+  // (OlderStateFormatWrites).
+  int state_format = 0;
   // Empty when the chain verified; otherwise the first fault found, e.g.
   // "height 17: receipt 3 differs: stored OK (R15), re-executed DENIED (R15)".
   std::string fault;

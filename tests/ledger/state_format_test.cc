@@ -25,34 +25,29 @@ std::unique_ptr<Ledger> OpenOn(MemKvStore& store, const crypto::Verifier& verifi
   return l.ok() ? std::move(l).value() : nullptr;
 }
 
-// Takes the store back to an older format: the consent index keys of formats 1 and 2 ("c"
-// patient grantee id) made from the pair records, then for format 1 no pair records and no
-// marker, for format 2 the marker "2". `pairs_kept` keeps that many pair records (in key order)
-// with no index keys, as an upgrade from format 1 cut short leaves them.
+// Takes the store back to an older format (OlderStateFormatWrites). `pairs_kept` keeps that many
+// pair records (in key order) with no index keys, as an upgrade from format 1 cut short leaves
+// them.
 void Downgrade(MemKvStore& store, int format, size_t pairs_kept = 0) {
-  KvBatch b;
+  Result<KvBatch> older = OlderStateFormatWrites(store, format);
+  ASSERT_TRUE(older.ok()) << older.status().ToString();
   size_t seen = 0;
   for (const auto& [k, v] : store.table(Cf::kState)) {
-    if (k == keys::kStateFormat) {
-      if (format == 1) {
-        b.Delete(Cf::kState, k);
-      } else {
-        b.Put(Cf::kState, k, std::to_string(format));
-      }
-      continue;
-    }
-    if (!k.starts_with(keys::kPairConsentsPrefix)) continue;
-    if (seen++ < pairs_kept) continue;
+    if (!k.starts_with(keys::kPairConsentsPrefix) || seen++ >= pairs_kept) continue;
+    // Kept: drop the writes of this pair (its index keys, and its delete).
     lpb::ConsentIds ids;
     ASSERT_TRUE(ids.ParseFromString(v));
     const std::string_view patient = std::string_view(k).substr(1, kKeyBytes);
     const std::string_view grantee = std::string_view(k).substr(1 + kKeyBytes);
-    for (const std::string& id : ids.consent_ids()) {
-      b.Put(Cf::kIndex, keys::PatientConsent(patient, grantee, id), "");
-    }
-    if (format == 1) b.Delete(Cf::kState, k);
+    std::erase_if(older->writes, [&](const KvWrite& w) {
+      if (w.cf == Cf::kState) return w.key == k;
+      for (const std::string& id : ids.consent_ids()) {
+        if (w.key == keys::PatientConsent(patient, grantee, id)) return true;
+      }
+      return false;
+    });
   }
-  ASSERT_TRUE(store.Write(b, true).ok());
+  ASSERT_TRUE(store.Write(*older, true).ok());
 }
 
 struct Pairs {

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <fstream>
 
+#include "ledger/codec.h"
 #include "ledger/rocks_store.h"
 #include "ledger_test_util.h"
 #include "workload.h"
@@ -106,6 +107,43 @@ TEST_F(VerifyChainTest, TamperedStateIsTheFault) {
   Rewrite(Cf::kState, keys::Org(K("hosp-1")), [](std::string& v) { v.back() ^= 1; });
   const ChainReport r = Verify();
   EXPECT_NE(r.fault.find("state/o"), std::string::npos) << r.fault;
+}
+
+// A store that no current node has opened holds an older state format (operations.md
+// "Upgrades"): it verifies as what a node of that format wrote, and a consent index key missing
+// from it is the fault, as is a format newer than this version's.
+TEST_F(VerifyChainTest, AStoreOfAnOlderStateFormatVerifiesInThatFormat) {
+  EXPECT_EQ(Verify().state_format, keys::kStateFormatNumber);
+  Result<KvBatch> older = OlderStateFormatWrites(mem_, 2);
+  ASSERT_TRUE(older.ok()) << older.status().ToString();
+  ASSERT_TRUE(mem_.Write(*older, true).ok());
+  std::string some_index_key;
+  for (const auto& [k, v] : mem_.table(Cf::kIndex)) {
+    if (k.starts_with("c")) some_index_key = k;
+  }
+  ASSERT_FALSE(some_index_key.empty());  // the workload granted consents
+  ChainReport r = Verify();
+  EXPECT_EQ(r.fault, "");
+  EXPECT_EQ(r.state_format, 2);
+
+  older = OlderStateFormatWrites(mem_, 1);  // from format 2: the pairs go, the index stays
+  ASSERT_TRUE(older.ok()) << older.status().ToString();
+  ASSERT_TRUE(mem_.Write(*older, true).ok());
+  r = Verify();
+  EXPECT_EQ(r.fault, "");
+  EXPECT_EQ(r.state_format, 1);
+
+  KvBatch lose;
+  lose.Delete(Cf::kIndex, some_index_key);
+  ASSERT_TRUE(mem_.Write(lose, true).ok());
+  r = Verify();
+  EXPECT_NE(r.fault.find("index/"), std::string::npos) << r.fault;
+
+  KvBatch newer;
+  newer.Put(Cf::kState, std::string(keys::kStateFormat), "4");
+  ASSERT_TRUE(mem_.Write(newer, true).ok());
+  r = Verify();
+  EXPECT_NE(r.fault.find("newer than this version"), std::string::npos) << r.fault;
 }
 
 TEST_F(VerifyChainTest, AnotherGenesisIsTheFault) {
