@@ -87,7 +87,7 @@ int RunVerifyChain(const VerifyChainOptions& opts) {
   std::printf("log_size: %llu\n", static_cast<unsigned long long>(report->log_size));
   std::printf("log_root: %s\n", HexEncode(report->log_root).c_str());
   std::printf("state_format: %d%s\n", report->state_format,
-              report->state_format < ledger::keys::kStateFormatNumber
+              report->state_format < ledger::keys::kStateFormatCurrent
                   ? " (older than this version's: compared as a node of that format writes it)"
                   : "");
   for (const auto& [status, count] : report->receipts_by_status) {

@@ -66,8 +66,7 @@ inline constexpr std::string_view kEntryCount = "m/entries";  // -> u64: log ent
 // The state family's layout (ledger/ledger.h, Ledger::Open): "2" since the consent pairs ("g"),
 // "3" since they are the only list of a patient's consents (no index "c" keys).
 inline constexpr std::string_view kStateFormat = "m/format";
-inline constexpr std::string_view kStateFormatCurrent = "3";
-inline constexpr int kStateFormatNumber = 3;  // kStateFormatCurrent as a number
+inline constexpr int kStateFormatCurrent = 3;  // stored as its decimal digits
 
 // index CF
 std::string Fingerprint(const Hash32& fp);  // "f" fp -> claim id

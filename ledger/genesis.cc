@@ -340,7 +340,7 @@ KvBatch GenesisStateWrites(const Genesis& g) {
     org.set_registered_height(0);
     batch.Put(Cf::kState, keys::Org(AsStr(ByteView(c.key))), Serialize(org));
   }
-  batch.Put(Cf::kState, std::string(keys::kStateFormat), std::string(keys::kStateFormatCurrent));
+  batch.Put(Cf::kState, std::string(keys::kStateFormat), std::to_string(keys::kStateFormatCurrent));
   return batch;
 }
 

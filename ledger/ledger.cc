@@ -236,12 +236,12 @@ Status Ledger::LoadRecentTxIds(size_t ids_max) {
 
 Status Ledger::UpgradeStateFormat() {
   HC_ASSIGN_OR_RETURN(const int format, StoredStateFormat(*store_));
-  if (format == keys::kStateFormatNumber) return Status::Ok();
-  if (format > keys::kStateFormatNumber) {
+  if (format == keys::kStateFormatCurrent) return Status::Ok();
+  if (format > keys::kStateFormatCurrent) {
     return FailedPrecondition("ledger store: " + DescribeKey(Cf::kState, keys::kStateFormat) +
                               " is '" + std::to_string(format) +
                               "'; this version reads state formats 1 to " +
-                              std::string(keys::kStateFormatCurrent));
+                              std::to_string(keys::kStateFormatCurrent));
   }
   // Formats 1 (no marker) and 2 listed a patient's consents to a grantee as the index family's
   // keys "c" patient grantee id, in id order; format 3 keeps them only in the pair records ("g"),
@@ -301,7 +301,7 @@ Status Ledger::UpgradeStateFormat() {
     upgrade.index_keys_removed += keys_in_batch;
     if (!more) {
       batch.Put(Cf::kState, std::string(keys::kStateFormat),
-                std::string(keys::kStateFormatCurrent));
+                std::to_string(keys::kStateFormatCurrent));
     }
     HC_RETURN_IF_ERROR(store_->Write(batch, /*sync=*/true));
     if (!more) break;

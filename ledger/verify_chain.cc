@@ -176,12 +176,12 @@ Result<ChainReport> VerifyChain(const KvReader& stored, const Genesis& genesis,
     return fail(report.height, format.status().message());
   }
   report.state_format = *format;
-  if (*format > keys::kStateFormatNumber) {
+  if (*format > keys::kStateFormatCurrent) {
     return fail(report.height, DescribeKey(Cf::kState, keys::kStateFormat) + ": format " +
                                    std::to_string(*format) + ", newer than this version's (" +
-                                   std::string(keys::kStateFormatCurrent) + ")");
+                                   std::to_string(keys::kStateFormatCurrent) + ")");
   }
-  if (*format < keys::kStateFormatNumber) {
+  if (*format < keys::kStateFormatCurrent) {
     HC_ASSIGN_OR_RETURN(KvBatch older, OlderStateFormatWrites(replay->reader(), *format));
     HC_RETURN_IF_ERROR(replay->store().Write(older, /*sync=*/false));
   }

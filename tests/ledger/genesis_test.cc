@@ -171,7 +171,7 @@ TEST(GenesisTest, FoundingCommissionsAreActiveOrgs) {
   KvBatch b = GenesisStateWrites(TestGenesis());
   ASSERT_EQ(b.writes.size(), 2u);
   EXPECT_EQ(b.writes[1].key, keys::kStateFormat);
-  EXPECT_EQ(b.writes[1].value, keys::kStateFormatCurrent);
+  EXPECT_EQ(b.writes[1].value, std::to_string(keys::kStateFormatCurrent));
   lpb::OrgState org;
   ASSERT_TRUE(org.ParseFromString(*b.writes[0].value));
   EXPECT_EQ(org.role(), pb::ORG_ROLE_COMMISSION);

@@ -113,7 +113,7 @@ TEST_F(VerifyChainTest, TamperedStateIsTheFault) {
 // "Upgrades"): it verifies as what a node of that format wrote, and a consent index key missing
 // from it is the fault, as is a format newer than this version's.
 TEST_F(VerifyChainTest, AStoreOfAnOlderStateFormatVerifiesInThatFormat) {
-  EXPECT_EQ(Verify().state_format, keys::kStateFormatNumber);
+  EXPECT_EQ(Verify().state_format, keys::kStateFormatCurrent);
   Result<KvBatch> older = OlderStateFormatWrites(mem_, 2);
   ASSERT_TRUE(older.ok()) << older.status().ToString();
   ASSERT_TRUE(mem_.Write(*older, true).ok());
