@@ -136,6 +136,12 @@ Result<std::unique_ptr<RocksKvStore>> RocksKvStore::Open(const std::string& path
   HC_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw),
                                "opening RocksDB at " + path));
   impl->db.reset(raw);
+  if (options.low_priority_compaction) {
+    // Applied by each thread of the pool before its next job.
+    HC_RETURN_IF_ERROR(FromRocks(db_options.env->LowerThreadPoolCPUPriority(
+                                     rocksdb::Env::Priority::LOW, rocksdb::CpuPriority::kLow),
+                                 "lowering the compaction threads' CPU priority"));
+  }
   // The last handle is the default family's; keep only ours, in Cf order.
   impl->handles.assign(handles.begin(), handles.begin() + kCfCount);
   raw->DestroyColumnFamilyHandle(handles.back()).PermitUncheckedError();

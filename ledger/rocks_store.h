@@ -29,6 +29,12 @@ struct RocksOptions {
   // 1.4 × RocksDB's background CPU on a grown database (docs/performance.md "Session 11"). Files
   // of either kind are read whatever the setting.
   bool zstd_bottom = false;
+  // Compactions run at the lowest CPU priority (nice 19), so that foreground work — admission,
+  // consensus, execution, the API — goes first when the cores are busy and a compaction spreads
+  // over the idle time instead of stalling commits for a second (docs/performance.md "Session
+  // 19"). Flushes keep the normal priority: a flush that falls behind stops writes. RocksDB's
+  // compaction pool is the process's, so this holds for every store the process opens.
+  bool low_priority_compaction = false;
 };
 
 class RocksKvStore final : public KvStore {

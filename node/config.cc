@@ -260,6 +260,13 @@ Result<NodeConfig> LoadNodeConfig(const std::string& path) {
   } else if (bottom != "lz4") {
     r.Fail("storage.bottom_compression", "expected \"lz4\" or \"zstd\", got \"" + bottom + "\"");
   }
+  const std::string priority = r.String("storage.compaction_priority", false, "low");
+  if (priority == "normal") {
+    c.storage.low_priority_compaction = false;
+  } else if (priority != "low") {
+    r.Fail("storage.compaction_priority",
+           "expected \"low\" or \"normal\", got \"" + priority + "\"");
+  }
 
   NodeLimits d;
   c.limits.mempool_txs_max =
@@ -322,9 +329,11 @@ std::string EncodeNodeConfig(const NodeConfig& c) {
                      {"verify_threads", static_cast<int64_t>(c.limits.verify_threads)}};
   toml::table backup{{"keep", static_cast<int64_t>(c.backup.keep)}};
   if (!c.backup.dir.empty()) backup.insert("dir", c.backup.dir);
-  toml::table storage{{"cache_mb", static_cast<int64_t>(c.storage.cache_mb)},
-                      {"wal_mb", static_cast<int64_t>(c.storage.wal_mb)},
-                      {"bottom_compression", c.storage.zstd_bottom ? "zstd" : "lz4"}};
+  toml::table storage{
+      {"cache_mb", static_cast<int64_t>(c.storage.cache_mb)},
+      {"wal_mb", static_cast<int64_t>(c.storage.wal_mb)},
+      {"bottom_compression", c.storage.zstd_bottom ? "zstd" : "lz4"},
+      {"compaction_priority", c.storage.low_priority_compaction ? "low" : "normal"}};
   toml::table root{{"node", std::move(node)},     {"keys", std::move(keys)},
                    {"p2p", std::move(p2p)},       {"api", std::move(api)},
                    {"backup", std::move(backup)}, {"storage", std::move(storage)},

@@ -53,6 +53,8 @@ struct StorageConfig {
   uint32_t cache_mb = 256;   // block cache shared by every column family
   uint32_t wal_mb = 256;     // write-ahead log kept before the memtables it covers are flushed
   bool zstd_bottom = false;  // bottom_compression = "zstd": less disk, more compaction CPU
+  // compaction_priority = "low" (nice 19, the default) or "normal" (ledger::RocksOptions).
+  bool low_priority_compaction = true;
 };
 
 struct NodeLimits {

@@ -328,6 +328,7 @@ Status NodeImpl::Init() {
   rocks_options.block_cache_bytes = static_cast<size_t>(c.storage.cache_mb) << 20;
   rocks_options.max_wal_bytes = static_cast<uint64_t>(c.storage.wal_mb) << 20;
   rocks_options.zstd_bottom = c.storage.zstd_bottom;
+  rocks_options.low_priority_compaction = c.storage.low_priority_compaction;
   auto store = ledger::RocksKvStore::Open(c.data_dir + "/db", rocks_options);
   if (!store.ok()) return store.status();
   store_ = store.value().get();

@@ -70,6 +70,7 @@
 #include "crypto/signer.h"
 #include "ledger/genesis.h"
 #include "ledger/tx.h"
+#include "node/config.h"
 #include "node/local_ports.h"
 #include "tests/ledger/workload.h"
 
@@ -131,6 +132,8 @@ struct Options {
   int64_t batch_delay_ms = 0;
   uint32_t batch_txs_max = 0;
   bool no_tx_lifetime = false;  // genesis without "txs": R5 reads the tx index for every tx
+  // node.toml's storage.compaction_priority ("low" or "normal"); empty: `hcctl network new`'s.
+  std::string compaction_priority;
 };
 
 // ---- Processes ----
@@ -899,6 +902,17 @@ RunResult RunOnce(const Options& o, uint32_t validators, const std::string& mode
     res.error = "generate network: " + s.message();
     return res;
   }
+  if (!o.compaction_priority.empty()) {
+    for (const auto& node : net.nodes) {
+      auto config = node::LoadNodeConfig(node.config_path);
+      if (!config.ok()) {
+        res.error = "node config: " + config.status().message();
+        return res;
+      }
+      config->storage.low_priority_compaction = o.compaction_priority == "low";
+      std::ofstream(node.config_path, std::ios::trunc) << node::EncodeNodeConfig(*config);
+    }
+  }
   auto genesis = ledger::LoadGenesisFile(net.genesis_path);
   if (!genesis.ok()) {
     res.error = "genesis: " + genesis.status().message();
@@ -1536,6 +1550,7 @@ json::object ConditionsJson(const Options& o, const Conditions& c) {
       "synced RocksDB, every client signature checked by every validator";
   j["batch_delay_ms"] = o.batch_delay_ms;  // 0: hcctl network new's default
   j["batch_txs_max"] = o.batch_txs_max;    // 0: hcctl network new's default
+  j["compaction_priority"] = o.compaction_priority.empty() ? "default" : o.compaction_priority;
   j["initial_patients"] = o.patients;
   j["hospitals"] = o.hospitals;
   j["insurers"] = o.insurers;
@@ -1563,9 +1578,11 @@ std::string Markdown(const Options& o, const Conditions& c, const std::vector<Ru
      << " txs per block at most; "
      << (o.no_tx_lifetime ? "no tx lifetime (every replay check reads the tx index)"
                           : "a tx lifetime of the default plus the run (R5)")
-     << ". Workload: " << o.patients << " initial patients, " << o.hospitals << " hospitals, "
-     << o.insurers << " insurers; " << o.batch << " txs per request; " << Fmt(o.warmup_s, 0)
-     << " s of warm-up, then a " << Fmt(o.window_s, 0) << " s window.";
+     << "; compactions at "
+     << (o.compaction_priority.empty() ? "the default" : o.compaction_priority)
+     << " CPU priority. Workload: " << o.patients << " initial patients, " << o.hospitals
+     << " hospitals, " << o.insurers << " insurers; " << o.batch << " txs per request; "
+     << Fmt(o.warmup_s, 0) << " s of warm-up, then a " << Fmt(o.window_s, 0) << " s window.";
   if (!runs.empty() && !runs.front().mix.empty()) {
     md << " Signed txs of " << Fmt(runs.front().mean_tx_bytes, 0)
        << " bytes on average; by kind: " << MixLine(runs.front().mix) << ".";
@@ -1707,6 +1724,9 @@ int Main(int argc, char** argv) {
   app.add_flag("--no-tx-lifetime", o.no_tx_lifetime,
                "genesis without a tx lifetime (R5): every replay check reads the tx index, as "
                "on chains made before it");
+  app.add_option("--compaction-priority", o.compaction_priority,
+                 "node.toml: storage.compaction_priority (default: hcctl network new's)")
+      ->check(CLI::IsMember({"low", "normal"}));
   app.add_option("--warmup", o.warmup_s, "seconds of load before the window")
       ->check(CLI::Range(0.0, 600.0));
   app.add_option("--window", o.window_s, "seconds measured")->check(CLI::Range(0.5, 3600.0));

@@ -4,8 +4,11 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -477,6 +480,51 @@ TEST(RocksStoreTest, GetManyAnswersWhatGetAnswers) {
   EXPECT_TRUE(none.empty());
   ASSERT_TRUE((*store)->GetMany(Cf::kCerts, keys, &many).ok());
   for (const auto& v : many) EXPECT_EQ(v, std::nullopt);
+}
+
+// The nice values of this process's threads named `name` (RocksDB names its pools' threads).
+std::vector<int> NiceOfThreadsNamed(const std::string& name) {
+  std::vector<int> nice;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (!std::getline(comm, line) || line != name) continue;
+    const auto tid = static_cast<id_t>(std::stoul(task.path().filename().string()));
+    errno = 0;
+    const int n = getpriority(PRIO_PROCESS, tid);
+    if (errno == 0) nice.push_back(n);
+  }
+  return nice;
+}
+
+TEST(RocksStoreTest, CompactionsRunAtTheLowestCpuPriorityAndFlushesDoNot) {
+  TempDir dir;
+  RocksOptions options;
+  options.low_priority_compaction = true;
+  auto store = RocksKvStore::Open(dir.path(), options);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  // Level 0 is compacted from four files on: write and flush five over the same keys. A pool
+  // thread lowers its priority before its next job, so the compaction's thread ends at nice 19.
+  for (int file = 0; file < 5; ++file) {
+    KvBatch b;
+    for (int i = 0; i < 1000; ++i) b.Put(Cf::kState, "k" + std::to_string(i), std::to_string(file));
+    ASSERT_TRUE((*store)->Write(b, false).ok());
+    ASSERT_TRUE((*store)->Flush().ok());
+  }
+  std::vector<int> low;
+  for (int i = 0; i < 200; ++i) {  // up to 20 s for the compaction to be picked up
+    low = NiceOfThreadsNamed("rocksdb:low");
+    if (std::count(low.begin(), low.end(), 19) > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_FALSE(low.empty()) << "no thread named rocksdb:low";
+  EXPECT_GE(std::count(low.begin(), low.end(), 19), 1) << "the compaction's thread";
+  const std::vector<int> high = NiceOfThreadsNamed("rocksdb:high");
+  ASSERT_FALSE(high.empty()) << "no thread named rocksdb:high";
+  for (int n : high) EXPECT_EQ(n, getpriority(PRIO_PROCESS, 0)) << "flushes keep the priority";
+  std::string v;
+  ASSERT_TRUE((*store)->Get(Cf::kState, "k7", &v).ok());
+  EXPECT_EQ(v, "4");
 }
 
 TEST(RocksStoreTest, TheWriteAheadLogStaysBoundedWhenOneFamilyIsRarelyWritten) {

@@ -94,19 +94,23 @@ TEST_F(ConfigTest, StorageSectionSizesTheDatabase) {
   EXPECT_EQ(d->storage.cache_mb, StorageConfig{}.cache_mb);
   EXPECT_EQ(d->storage.wal_mb, StorageConfig{}.wal_mb);
   EXPECT_FALSE(d->storage.zstd_bottom);
+  EXPECT_TRUE(d->storage.low_priority_compaction);
   std::string text = kValid;
   text.replace(text.find("[limits]"), 8,
-               "[storage]\ncache_mb = 1024\nwal_mb = 64\nbottom_compression = \"zstd\"\n[limits]");
+               "[storage]\ncache_mb = 1024\nwal_mb = 64\nbottom_compression = \"zstd\"\n"
+               "compaction_priority = \"normal\"\n[limits]");
   auto c = LoadNodeConfig(Write(text));
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->storage.cache_mb, 1024u);
   EXPECT_EQ(c->storage.wal_mb, 64u);
   EXPECT_TRUE(c->storage.zstd_bottom);
+  EXPECT_FALSE(c->storage.low_priority_compaction);
   auto again = LoadNodeConfig(Write(EncodeNodeConfig(*c)));
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->storage.cache_mb, 1024u);
   EXPECT_EQ(again->storage.wal_mb, 64u);
   EXPECT_TRUE(again->storage.zstd_bottom);
+  EXPECT_FALSE(again->storage.low_priority_compaction);
 }
 
 TEST_F(ConfigTest, EncodedConfigLoadsBack) {
@@ -157,6 +161,8 @@ TEST_F(ConfigTest, RefusesBadFilesNamingFileKeyAndReason) {
       {"[limits]", "[storage]\nwal_mb = \"big\"\n[limits]", "storage.wal_mb: expected an integer"},
       {"[limits]", "[storage]\nbottom_compression = \"snappy\"\n[limits]",
        "storage.bottom_compression: expected \"lz4\" or \"zstd\", got \"snappy\""},
+      {"[limits]", "[storage]\ncompaction_priority = \"idle\"\n[limits]",
+       "storage.compaction_priority: expected \"low\" or \"normal\", got \"idle\""},
   };
   for (const auto& bad : cases) {
     std::string text = kValid;
