@@ -101,6 +101,15 @@ std::string PairConsents(std::string_view patient, std::string_view grantee) {
   return k;
 }
 
+std::optional<PairKey> ParsePairConsents(std::string_view key) {
+  if (key.size() != kPairConsentsPrefix.size() + 2 * kKeyBytes ||
+      !key.starts_with(kPairConsentsPrefix)) {
+    return std::nullopt;
+  }
+  key.remove_prefix(kPairConsentsPrefix.size());
+  return PairKey{key.substr(0, kKeyBytes), key.substr(kKeyBytes)};
+}
+
 std::string Fingerprint(const Hash32& fp) { return Tagged('f', AsStr(fp)); }
 std::string PatientConsentPrefix(std::string_view patient) { return Tagged('c', patient); }
 

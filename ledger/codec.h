@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,12 @@ std::string Claim(std::string_view id);              // "l" id -> lpb::ClaimStat
 std::string PairConsents(std::string_view patient,
                          std::string_view grantee);  // "g" patient grantee -> lpb::ConsentIds
 inline constexpr std::string_view kPairConsentsPrefix = "g";
+// The patient and grantee a PairConsents key names (views into `key`); nullopt for any other key.
+struct PairKey {
+  std::string_view patient;
+  std::string_view grantee;
+};
+std::optional<PairKey> ParsePairConsents(std::string_view key);
 inline constexpr std::string_view kEntryCount = "m/entries";  // -> u64: log entries so far
 // The state family's layout (ledger/ledger.h, Ledger::Open): "2" since the consent pairs ("g"),
 // "3" since they are the only list of a patient's consents (no index "c" keys).

@@ -335,15 +335,13 @@ Result<KvBatch> OlderStateFormatWrites(const KvReader& state, int format) {
   const std::string prefix(keys::kPairConsentsPrefix);
   HC_RETURN_IF_ERROR(
       state.ScanPrefix(Cf::kState, prefix, [&](std::string_view k, std::string_view v) {
-        if (k.size() != prefix.size() + 2 * kKeyBytes ||
-            !ids.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+        const std::optional<keys::PairKey> pair = keys::ParsePairConsents(k);
+        if (!pair || !ids.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
           bad_key = DescribeKey(Cf::kState, k);
           return false;
         }
-        const std::string_view patient = k.substr(prefix.size(), kKeyBytes);
-        const std::string_view grantee = k.substr(prefix.size() + kKeyBytes);
         for (const std::string& id : ids.consent_ids()) {
-          batch.Put(Cf::kIndex, keys::PatientConsent(patient, grantee, id), "");
+          batch.Put(Cf::kIndex, keys::PatientConsent(pair->patient, pair->grantee, id), "");
         }
         if (format == 1) batch.Delete(Cf::kState, std::string(k));
         return true;

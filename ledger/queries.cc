@@ -167,12 +167,12 @@ Result<ConsentPage> ConsentsOfPatient(const Ledger& ledger, ByteView patient_key
   lpb::ConsentIds pair;
   HC_RETURN_IF_ERROR(ledger.reader().Scan(
       Cf::kState, start, PrefixEnd(pairs), [&](std::string_view k, std::string_view v) {
-        if (k.size() != pairs.size() + kKeyBytes ||
-            !pair.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+        const std::optional<keys::PairKey> key = keys::ParsePairConsents(k);
+        if (!key || !pair.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
           bad_key = DescribeKey(Cf::kState, k);
           return false;
         }
-        const std::string_view grantee = k.substr(pairs.size());
+        const std::string_view grantee = key->grantee;
         for (const std::string& id : pair.consent_ids()) {
           if (grantee == after_grantee && id <= after_id) continue;  // on the cursor's page
           if (ids.size() == limit) {

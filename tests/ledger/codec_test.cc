@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,19 @@ const EntryCase kCases[] = {
     {std::string(70000, '\x01'), uint64_t{1} << 40, 0xffffffffu},
     {"t", 0, 0},
 };
+
+TEST(CodecTest, APairKeyParsesBackIntoItsPatientAndGrantee) {
+  const std::string patient(kKeyBytes, 'p'), grantee(kKeyBytes, 'g');
+  const std::string key = keys::PairConsents(patient, grantee);
+  const std::optional<keys::PairKey> pair = keys::ParsePairConsents(key);
+  ASSERT_TRUE(pair.has_value());
+  EXPECT_EQ(pair->patient, patient);
+  EXPECT_EQ(pair->grantee, grantee);
+  EXPECT_FALSE(keys::ParsePairConsents(key.substr(0, key.size() - 1)));                 // short
+  EXPECT_FALSE(keys::ParsePairConsents(key + "x"));                                     // long
+  EXPECT_FALSE(keys::ParsePairConsents(keys::PatientGranteePrefix(patient, grantee)));  // "c"
+  EXPECT_FALSE(keys::ParsePairConsents(""));
+}
 
 TEST(CodecTest, LogEntryIsTheCanonicalProtobufEncoding) {
   const std::string receipt = Serialize(SomeReceipt());

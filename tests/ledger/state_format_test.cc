@@ -37,12 +37,12 @@ void Downgrade(MemKvStore& store, int format, size_t pairs_kept = 0) {
     // Kept: drop the writes of this pair (its index keys, and its delete).
     lpb::ConsentIds ids;
     ASSERT_TRUE(ids.ParseFromString(v));
-    const std::string_view patient = std::string_view(k).substr(1, kKeyBytes);
-    const std::string_view grantee = std::string_view(k).substr(1 + kKeyBytes);
+    const std::optional<keys::PairKey> pair = keys::ParsePairConsents(k);
+    ASSERT_TRUE(pair.has_value());
     std::erase_if(older->writes, [&](const KvWrite& w) {
       if (w.cf == Cf::kState) return w.key == k;
       for (const std::string& id : ids.consent_ids()) {
-        if (w.key == keys::PatientConsent(patient, grantee, id)) return true;
+        if (w.key == keys::PatientConsent(pair->patient, pair->grantee, id)) return true;
       }
       return false;
     });
@@ -116,7 +116,7 @@ TEST_P(StateFormatUpgrade, IsUpgradedToTheStateACurrentLedgerHolds) {
   // The patient-consents query reads the same pages on both.
   for (const auto& [k, v] : reference.table(Cf::kState)) {
     if (!k.starts_with(keys::kPairConsentsPrefix)) continue;
-    const ByteView patient = AsBytes(std::string_view(k).substr(1, kKeyBytes));
+    const ByteView patient = AsBytes(keys::ParsePairConsents(k).value().patient);
     auto pa = ConsentsOfPatient(*a, patient, std::nullopt, 0);
     auto pb = ConsentsOfPatient(*b, patient, std::nullopt, 0);
     ASSERT_TRUE(pa.ok() && pb.ok());
