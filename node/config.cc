@@ -54,6 +54,15 @@ class Reader {
     return *v;
   }
 
+  // An optional string that must be `a` or `b`; `a` when absent (or refused).
+  std::string OneOf(std::string_view key, std::string_view a, std::string_view b) {
+    std::string v = String(key, false, std::string(a));
+    if (v == a || v == b) return v;
+    Fail(key,
+         "expected \"" + std::string(a) + "\" or \"" + std::string(b) + "\", got \"" + v + "\"");
+    return std::string(a);
+  }
+
   std::string Path(std::string_view key, bool required) {
     std::string p = String(key, required);
     if (p.empty()) return p;
@@ -254,19 +263,9 @@ Result<NodeConfig> LoadNodeConfig(const std::string& path) {
   c.storage.cache_mb =
       r.Integer<uint32_t>("storage.cache_mb", 8, 1u << 20).value_or(c.storage.cache_mb);
   c.storage.wal_mb = r.Integer<uint32_t>("storage.wal_mb", 16, 1u << 20).value_or(c.storage.wal_mb);
-  const std::string bottom = r.String("storage.bottom_compression", false, "lz4");
-  if (bottom == "zstd") {
-    c.storage.zstd_bottom = true;
-  } else if (bottom != "lz4") {
-    r.Fail("storage.bottom_compression", "expected \"lz4\" or \"zstd\", got \"" + bottom + "\"");
-  }
-  const std::string priority = r.String("storage.compaction_priority", false, "low");
-  if (priority == "normal") {
-    c.storage.low_priority_compaction = false;
-  } else if (priority != "low") {
-    r.Fail("storage.compaction_priority",
-           "expected \"low\" or \"normal\", got \"" + priority + "\"");
-  }
+  c.storage.zstd_bottom = r.OneOf("storage.bottom_compression", "lz4", "zstd") == "zstd";
+  c.storage.low_priority_compaction =
+      r.OneOf("storage.compaction_priority", "low", "normal") == "low";
 
   NodeLimits d;
   c.limits.mempool_txs_max =
